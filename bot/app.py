@@ -1,0 +1,62 @@
+"""Putting the parts together: open the store, migrate it, build the hub."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from bot.config import Config
+from hub import Hub
+from hub.schema import INDEXES, migrate
+from storage import Store
+from storage.tinydb_store import TinyDBStore
+
+
+@dataclass
+class App:
+    config: Config
+    store: Store
+    hub: Hub
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_app(config: Config) -> App:
+    """Open the configured store (TinyDB today) and the hub on top of it.
+
+    The one place that names a Store implementation: a PostgreSQL store
+    would be chosen here from the configuration, and nothing above changes.
+    """
+    store = TinyDBStore(config.data_dir, INDEXES)
+    try:
+        migrate(store)
+    except Exception:
+        store.close()
+        raise
+    return App(config, store, Hub(store, public_url=config.public_url))
+
+
+class _SafeLogFormatter(logging.Formatter):
+    """Neutralises CR/LF so user text cannot forge log lines, and hides
+    anything that looks like a token in a URL."""
+
+    _TOKEN = re.compile(r"(token=)[^&\s]+|(bot)\d+:[A-Za-z0-9_-]+|xox[abp]-[A-Za-z0-9-]+")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        head, sep, tail = text.partition("\nTraceback")
+        head = head.replace("\r", "\\r").replace("\n", "\\n")
+        head = self._TOKEN.sub(lambda m: (m.group(1) or m.group(2) or "") + "***", head)
+        return head + (sep + tail if sep else "")
+
+
+def setup_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_SafeLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # httpx logs every request URL, and Telegram's URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

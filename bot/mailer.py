@@ -1,0 +1,172 @@
+"""Delivering the outbox: by SMTP when ``SMTP_HOST`` is set, otherwise as
+RFC 5322 ``.eml`` files in ``<data dir>/outbox/``.
+
+An email is marked sent only after the server accepted it (or the file is on
+disk). A failed attempt is recorded with back-off and tried again; the
+Message-ID is fixed per email, so in the rare case of a crash between the
+server's acceptance and our record, the copy sent again is recognisably the
+same message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import ssl
+import threading
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime
+from pathlib import Path
+
+from bot.config import Config
+from hub.outbox import OutboxEmail, due, mark_failed_attempt, mark_sent
+from storage import Store, StoreError
+
+log = logging.getLogger(__name__)
+STRICT = SMTP.clone(raise_on_defect=True)
+
+
+class HeaderInjection(ValueError):
+    pass
+
+
+def _no_line_breaks(value: str, what: str) -> str:
+    # The email package's own check misses a trailing newline; refuse any.
+    if "\r" in value or "\n" in value:
+        raise HeaderInjection(f"line break in the {what}")
+    return value
+
+
+def build_message(email: OutboxEmail, mail_from: str) -> EmailMessage:
+    message = EmailMessage(policy=STRICT)
+    message["From"] = Address("School Support Hub", addr_spec=_no_line_breaks(mail_from, "sender"))
+    message["To"] = Address(
+        display_name=_no_line_breaks(email.to_name, "recipient name"),
+        addr_spec=_no_line_breaks(email.to_email, "recipient address"),
+    )
+    message["Subject"] = _no_line_breaks(email.subject, "subject")
+    message["Date"] = format_datetime(email.created_at)
+    domain = mail_from.rsplit("@", 1)[-1] or "hub.localhost"
+    message["Message-ID"] = f"<{email.email_id}@{domain}>"
+    message.set_content(email.text)
+    message.add_alternative(email.html, subtype="html")
+    return message
+
+
+class Mailer:
+    """Sends what is due. Thread-safe; one delivery pass at a time."""
+
+    def __init__(self, store: Store, config: Config, clock=None) -> None:  # type: ignore[no-untyped-def]
+        from hub.core import utcnow
+
+        self.store = store
+        self.config = config
+        self._clock = clock or utcnow
+        self._pass_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.outbox_dir = Path(config.data_dir) / "outbox"
+
+    def deliver_due(self) -> tuple[int, int]:
+        """One pass over the due emails: (sent, failed attempts)."""
+        sent = failed = 0
+        with self._pass_lock:
+            emails = due(self.store, self._clock())
+            if not emails:
+                return 0, 0
+            connection = None
+            try:
+                for email in emails:
+                    try:
+                        message = build_message(email, self.config.mail_from)
+                        if self.config.smtp_host:
+                            connection = connection or self._connect()
+                            connection.send_message(message)
+                        else:
+                            self._write_eml(email, message)
+                    except (OSError, smtplib.SMTPException, HeaderInjection, ValueError) as exc:
+                        failed += 1
+                        reason = f"{exc.__class__.__name__}: {exc}"
+                        log.warning("email %s to outbox not delivered: %s", email.email_id, reason)
+                        mark_failed_attempt(self.store, email.email_id, self._clock(), reason)
+                        if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+                            connection = None
+                            # The server is down: leave the rest for the next pass.
+                            for rest in emails[emails.index(email) + 1 :]:
+                                mark_failed_attempt(self.store, rest.email_id, self._clock(), reason)
+                                failed += 1
+                            break
+                        continue
+                    if mark_sent(self.store, email.email_id, self._clock()):
+                        sent += 1
+            except StoreError as exc:
+                log.error("outbox state not saved: %s", exc)
+            finally:
+                if connection is not None:
+                    try:
+                        connection.quit()
+                    except (OSError, smtplib.SMTPException):
+                        pass
+        return sent, failed
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.config
+        context = ssl.create_default_context()
+        if cfg.smtp_ssl:
+            connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                cfg.smtp_host, cfg.smtp_port, timeout=15, context=context
+            )
+        else:
+            connection = smtplib.SMTP(cfg.smtp_host, cfg.smtp_port, timeout=15)
+            connection.ehlo()
+            if cfg.smtp_starttls and connection.has_extn("starttls"):
+                connection.starttls(context=context)
+                connection.ehlo()
+            elif cfg.smtp_starttls and cfg.smtp_user:
+                connection.close()
+                raise smtplib.SMTPException(
+                    "the server offers no STARTTLS; refusing to send the password in clear "
+                    "(set SMTP_STARTTLS=false to allow it)"
+                )
+        if cfg.smtp_user:
+            connection.login(cfg.smtp_user, cfg.smtp_password)
+        return connection
+
+    def _write_eml(self, email: OutboxEmail, message: EmailMessage) -> None:
+        self.outbox_dir.mkdir(parents=True, exist_ok=True)
+        path = self.outbox_dir / f"{email.email_id}.eml"
+        tmp = path.with_suffix(".eml.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(message.as_bytes(policy=STRICT))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------ background thread
+    def wake(self) -> None:
+        """Deliver soon: called after a change that queued an email."""
+        self._wake.set()
+
+    def start(self, interval: float = 5.0) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    self.deliver_due()
+                except Exception:  # keep delivering whatever one pass hit
+                    log.exception("outbox delivery pass failed")
+                self._wake.wait(interval)
+                self._wake.clear()
+
+        self._thread = threading.Thread(target=loop, name="outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout=10)

@@ -1,0 +1,170 @@
+"""What every part of the hub shares: the store, the clock, who is acting,
+finding an account within the actor's centre, the audit log and the outbox.
+
+Every change is one store transaction that re-reads the actor and the target,
+checks the permission table and the rules, writes the documents, an audit
+entry and any email together: all of it is durable or none of it is.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from hub.errors import NotAllowed, NotFound
+from hub.model import Account, Actor, Centre
+from hub.outbox import EmailContent, enqueue
+from hub.permissions import Action, refusal
+from hub.schema import ACCOUNTS, AUDIT, CENTRES
+from hub.validation import lookup_key
+from storage import Store, Transaction
+
+NO_SUCH_ACCOUNT = "There is no account with that email address in your centre."
+# Fields of an account that the audit log records (never the password hash).
+AUDITED_FIELDS = ("name", "email", "role", "status", "sites", "invitation_pending")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def public_fields(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    if doc is None:
+        return None
+    return {f: doc.get(f) for f in AUDITED_FIELDS}
+
+
+class HubCore:
+    """The shared machinery; :class:`hub.Hub` adds the operations."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        public_url: str = "http://localhost:3000",
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.public_url = public_url.rstrip("/")
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    # ---------------------------------------------------------------- reading
+    def account(self, account_id: str) -> Account | None:
+        doc = self.store.get(ACCOUNTS, account_id)
+        return Account.from_doc(doc) if doc else None
+
+    def account_by_email(self, email: str) -> Account | None:
+        """Any centre: for identifying a chat user, never shown to a stranger."""
+        key = lookup_key(email)
+        if key is None:
+            return None
+        docs = self.store.lookup(ACCOUNTS, "email_key", key)
+        return Account.from_doc(docs[0]) if docs else None
+
+    def centre(self, centre_id: str) -> Centre | None:
+        doc = self.store.get(CENTRES, centre_id)
+        return Centre.from_doc(doc) if doc else None
+
+    def centre_ids(self) -> list[str]:
+        return sorted(d["_key"] for d in self.store.scan(CENTRES))
+
+    # --------------------------------------------------------------- actors
+    def acting_account(self, tx: Transaction, actor: Actor) -> Account | None:
+        """The actor's account as it is now (None for the operator).
+
+        Read inside the change's transaction, so a coordinator suspended a
+        moment ago can no longer act, whatever their chat still shows.
+        """
+        if actor.is_operator:
+            return None
+        doc = tx.get(ACCOUNTS, actor.account_id or "")
+        if doc is None:
+            raise NotAllowed("Your hub account no longer exists, so the bot can't act for you.")
+        account = Account.from_doc(doc)
+        if not account.active:
+            raise NotAllowed("Your hub account is suspended, so the bot can't act for you.")
+        return account
+
+    def require(
+        self, tx: Transaction, actor: Actor, action: Action, target: Account | None = None
+    ) -> Account | None:
+        """The acting account, or :class:`NotAllowed` with the reason."""
+        acting = self.acting_account(tx, actor)
+        if acting is None:
+            return None
+        reason = refusal(acting, action, target)
+        if reason:
+            if reason == NO_SUCH_ACCOUNT:
+                raise NotFound(reason)
+            raise NotAllowed(reason)
+        return acting
+
+    def may(self, actor: Actor, action: Action, target: Account | None = None) -> str | None:
+        """Why not, or None: for menus and cards, without raising."""
+        with self.store.transaction() as tx:
+            try:
+                self.require(tx, actor, action, target)
+            except (NotAllowed, NotFound) as exc:
+                return exc.message
+        return None
+
+    def target_doc(
+        self, tx: Transaction, acting: Account | None, account_id: str, centre_id: str | None = None
+    ) -> dict[str, Any]:
+        """An account of the actor's centre (or of ``centre_id`` for the
+        operator); any other is "not found", never "belongs elsewhere"."""
+        doc = tx.get(ACCOUNTS, account_id)
+        centre = acting.centre_id if acting else centre_id
+        if doc is None or (centre is not None and doc["centre_id"] != centre):
+            raise NotFound(NO_SUCH_ACCOUNT)
+        return doc
+
+    def find_in_centre(self, tx: Transaction, centre_id: str, email: str) -> dict[str, Any]:
+        key = lookup_key(email)
+        docs = tx.lookup(ACCOUNTS, "email_key", key) if key else []
+        if not docs or docs[0]["centre_id"] != centre_id:
+            raise NotFound(NO_SUCH_ACCOUNT)
+        return docs[0]
+
+    # ------------------------------------------------------- audit and email
+    def audit(
+        self,
+        tx: Transaction,
+        actor: Actor,
+        acting: Account | None,
+        action: str,
+        centre_id: str,
+        target: str,
+        before: dict[str, Any] | None = None,
+        after: dict[str, Any] | None = None,
+    ) -> None:
+        now = self.now()
+        tx.put(
+            AUDIT,
+            f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}",
+            {
+                "time": now.isoformat(),
+                "centre_id": centre_id,
+                "actor": acting.email if acting else "operator",
+                "actor_id": acting.account_id if acting else None,
+                "via": actor.via,
+                "action": action,
+                "target": target,
+                "before": before,
+                "after": after,
+            },
+        )
+
+    def send_email(
+        self, tx: Transaction, to_email: str, to_name: str, kind: str, content: EmailContent
+    ) -> None:
+        enqueue(tx, self.now(), to_email=to_email, to_name=to_name, kind=kind, content=content)
+
+    def link(self, path: str, token: str) -> str:
+        """Links are built from HUB_PUBLIC_URL only, never from a request."""
+        return f"{self.public_url}/{path}?token={token}"

@@ -1,0 +1,136 @@
+"""Reading accounts: view one, search and filter page by page (rule 9), the
+audit log and a centre's counts. Every read is permission-checked too."""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Generic, TypeVar
+
+from hub.core import HubCore
+from hub.errors import Invalid, NotAllowed
+from hub.model import Account, Actor, AuditEntry, DataHeldSummary, Role, Status
+from hub.permissions import Action
+from hub.schema import ACCOUNTS, AUDIT, DATA
+
+STATUS_FILTERS = ("active", "suspended", "pending")
+ROLE_FILTERS = tuple(r.value for r in Role)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page: int  # 1-based
+    pages: int
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def paginate(items: list[T], page: int, per_page: int) -> Page[T]:
+    pages = max(1, math.ceil(len(items) / per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    return Page(items[start : start + per_page], len(items), page, pages)
+
+
+class Directory(HubCore):
+    def view(self, actor: Actor, account_id: str) -> Account:
+        with self.store.transaction() as tx:
+            acting = self.acting_account(tx, actor)
+            doc = self.target_doc(tx, acting, account_id)
+            account = Account.from_doc(doc)
+            self.require(tx, actor, Action.VIEW, account)
+            return account
+
+    def view_by_email(self, actor: Actor, email: str) -> Account:
+        """The account with this address in the actor's centre, if they may see it."""
+        with self.store.transaction() as tx:
+            acting = self.acting_account(tx, actor)
+            if acting is None:
+                raise Invalid("The operator uses the command line, not the chat.")
+            doc = self.find_in_centre(tx, acting.centre_id, email)
+            account = Account.from_doc(doc)
+            self.require(tx, actor, Action.VIEW, account)
+            return account
+
+    def data_held(self, account_id: str) -> DataHeldSummary:
+        counts: dict[str, int] = {}
+        for item in self.store.lookup(DATA, "owner_id", account_id):
+            counts[item["site"]] = counts.get(item["site"], 0) + 1
+        return DataHeldSummary(counts)
+
+    def centre_accounts(self, centre_id: str) -> list[Account]:
+        accounts = [Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)]
+        return sorted(accounts, key=lambda a: (_fold(a.name), a.email))
+
+    def search(
+        self,
+        actor: Actor,
+        text: str = "",
+        *,
+        status: str | None = None,
+        role: str | None = None,
+        page: int = 1,
+        per_page: int = 10,
+    ) -> Page[Account]:
+        """Accounts of the actor's centre whose name or email contains
+        ``text`` (any case), filtered by status and role, one page."""
+        if status is not None and status not in STATUS_FILTERS:
+            raise Invalid(f"Status must be one of {', '.join(STATUS_FILTERS)}.")
+        if role is not None and role not in ROLE_FILTERS:
+            raise Invalid(f"Role must be one of {', '.join(ROLE_FILTERS)}.")
+        with self.store.transaction() as tx:
+            acting = self.acting_account(tx, actor)
+            if acting is None:
+                raise Invalid("The operator uses the command line, not the chat.")
+            if acting.role is Role.TEACHER:
+                raise NotAllowed("Teachers can only see their own account; try 'me'.")
+            centre_id = acting.centre_id
+        return paginate(self.filter_accounts(centre_id, text, status, role), page, per_page)
+
+    def filter_accounts(
+        self, centre_id: str, text: str = "", status: str | None = None, role: str | None = None
+    ) -> list[Account]:
+        needle = _fold(text.strip())
+        found = []
+        for account in self.centre_accounts(centre_id):
+            if needle and needle not in _fold(account.name) and needle not in _fold(account.email):
+                continue
+            if status == "pending" and not account.invitation_pending:
+                continue
+            if status in ("active", "suspended") and account.status.value != status:
+                continue
+            if role and account.role.value != role:
+                continue
+            found.append(account)
+        return found
+
+    def audit_log(self, actor: Actor, *, page: int = 1, per_page: int = 10) -> Page[AuditEntry]:
+        with self.store.transaction() as tx:
+            acting = self.require(tx, actor, Action.AUDIT)
+            if acting is None:
+                raise Invalid("The operator reads the audit log from the store.")
+            centre_id = acting.centre_id
+        docs = self.store.lookup(AUDIT, "centre_id", centre_id)
+        docs.reverse()  # newest first: keys start with the time
+        return paginate([AuditEntry.from_doc(d) for d in docs], page, per_page)
+
+    def counts(self, centre_id: str, remind_after_days: int = 7) -> dict[str, int]:
+        """Active, suspended, pending deletion, invitations pending."""
+        cutoff = self.now() - timedelta(days=remind_after_days)
+        accounts = self.centre_accounts(centre_id)
+        return {
+            "active": sum(a.status is Status.ACTIVE for a in accounts),
+            "suspended": sum(a.status is Status.SUSPENDED for a in accounts),
+            "pending_deletion": sum(
+                a.status is Status.SUSPENDED and a.suspended_at is not None
+                and a.suspended_at <= cutoff for a in accounts
+            ),
+            "invitations_pending": sum(a.invitation_pending for a in accounts),
+        }
