@@ -149,8 +149,10 @@ def cmd_outbox(args: argparse.Namespace, cfg: Config) -> int:
         for e in emails:
             when = e.sent_at or e.next_attempt_at
             extra = f"  ({e.last_error})" if e.last_error and e.state != "sent" else ""
-            print(f"{e.created_at:%Y-%m-%d %H:%M}  {e.state:<7}  {e.kind:<15}  {e.to_email}  "
-                  f"tries {e.attempts}, {'sent' if e.sent_at else 'next'} {when:%H:%M:%S}{extra}")
+            print(
+                f"{e.created_at:%Y-%m-%d %H:%M}  {e.state:<7}  {e.kind:<15}  {e.to_email}  "
+                f"tries {e.attempts}, {'sent' if e.sent_at else 'next'} {when:%H:%M:%S}{extra}"
+            )
         return 0
 
     return _with_app(args, cfg, work)
@@ -178,16 +180,25 @@ def _deliver(app: App) -> None:
     sent, failed = Mailer(app.store, app.config).deliver_due()
     if sent or failed:
         where = "by SMTP" if app.config.smtp_host else f"to {app.config.data_dir / 'outbox'}"
-        print(f"Emails: {sent} delivered {where}" + (f", {failed} waiting to retry." if failed else "."))
+        print(
+            f"Emails: {sent} delivered {where}"
+            + (f", {failed} waiting to retry." if failed else ".")
+        )
 
 
 # ------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", type=Path, default=None,
-                        help="where the store lives (default: $HUB_DATA_DIR or ./data)")
+    # SUPPRESS: a subcommand's own --data-dir default must not hide one given earlier.
+    common.add_argument(
+        "--data-dir",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="where the store lives (default: $HUB_DATA_DIR or ./data)",
+    )
     parser = argparse.ArgumentParser(
-        prog="hubbot", parents=[common],
+        prog="hubbot",
+        parents=[common],
         description="School Support Hub bot: chat front ends and the operator's tools.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -208,8 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", required=True)
     p.add_argument("--coordinator-name", required=True)
     p.add_argument("--coordinator-email", required=True)
-    p = add("coordinator", cmd_centre_coordinator, "hand the coordinator role to another account",
-            centre_sub)
+    p = add(
+        "coordinator",
+        cmd_centre_coordinator,
+        "hand the coordinator role to another account",
+        centre_sub,
+    )
     p.add_argument("centre_id")
     p.add_argument("email")
 
@@ -244,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         args = parser.parse_args([*(argv if argv is not None else sys.argv[1:]), "run"])
     try:
-        cfg = config_module.load(data_dir=args.data_dir)
+        cfg = config_module.load(data_dir=getattr(args, "data_dir", None))
         setup_logging(cfg.log_level)
         return int(args.func(args, cfg) or 0)
     except (HubError, StoreError, ConfigError, SchemaTooNew, UsageError) as exc:
@@ -255,3 +270,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `hubbot users export X | head`
+        sys.stderr.close()
+        return 0

@@ -109,7 +109,9 @@ def _convert(name: str, kind: type, raw: str) -> object:
     return raw
 
 
-def load(environ: dict[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: object) -> Config:
+def load(
+    environ: dict[str, str] | None = None, env_file: Path | None = Path(".env"), **overrides: object
+) -> Config:
     """Defaults, then ``.env``, then the real environment, then ``overrides``
     (command-line flags such as ``--data-dir``)."""
     values: dict[str, str] = {}

@@ -97,7 +97,9 @@ class Mailer:
                             connection = None
                             # The server is down: leave the rest for the next pass.
                             for rest in emails[emails.index(email) + 1 :]:
-                                mark_failed_attempt(self.store, rest.email_id, self._clock(), reason)
+                                mark_failed_attempt(
+                                    self.store, rest.email_id, self._clock(), reason
+                                )
                                 failed += 1
                             break
                         continue

@@ -37,7 +37,9 @@ def decode(data: bytes | str) -> str:
         ) from None
 
 
-def _rows(text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()) -> list[dict[str, str]]:
+def _rows(
+    text: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> list[dict[str, str]]:
     if "\0" in text:
         raise Invalid("The file contains binary data; send a CSV text file.")
     reader = csv.DictReader(io.StringIO(text, newline=""))
@@ -119,16 +121,28 @@ def write_accounts(accounts: Iterable[Account]) -> str:
     for a in accounts:
         writer.writerow(
             neutralise(v)
-            for v in (a.name, a.email, a.role.value, a.status.value, ";".join(a.sites),
-                      "yes" if a.invitation_pending else "no")
+            for v in (
+                a.name,
+                a.email,
+                a.role.value,
+                a.status.value,
+                ";".join(a.sites),
+                "yes" if a.invitation_pending else "no",
+            )
         )
     return out.getvalue()
 
 
 def read_data(data: bytes | str) -> list[DataRow]:
     return [
-        DataRow(r["owner_email"], r["site"], r["title"], r.get("class", ""), r.get("date", ""),
-                r.get("results", "") or "0")
+        DataRow(
+            r["owner_email"],
+            r["site"],
+            r["title"],
+            r.get("class", ""),
+            r.get("date", ""),
+            r.get("results", "") or "0",
+        )
         for r in _rows(decode(data), ("owner_email", "site", "title"), ("class", "date", "results"))
     ]
 

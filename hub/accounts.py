@@ -95,7 +95,9 @@ class AccountChanges(HubCore):
                 email = check_email(row.email)
                 key = email_key(email)
                 if key in seen:
-                    problems.append(f"{email} appears twice in this list (first on row {seen[key]}).")
+                    problems.append(
+                        f"{email} appears twice in this list (first on row {seen[key]})."
+                    )
                 else:
                     seen[key] = line
                     self._check_unused(tx, email)
@@ -206,8 +208,16 @@ class AccountChanges(HubCore):
             if public_fields(doc) == before:
                 raise Conflict("Nothing to change: the account already has those details.")
             tx.put(ACCOUNTS, account_id, doc)
-            self.audit(tx, actor, acting, "edit", doc["centre_id"], doc["email"], before,
-                       public_fields(doc))
+            self.audit(
+                tx,
+                actor,
+                acting,
+                "edit",
+                doc["centre_id"],
+                doc["email"],
+                before,
+                public_fields(doc),
+            )
             if before and before["email"] != doc["email"] and doc.get("invitation_pending"):
                 centre = tx.get(CENTRES, doc["centre_id"]) or {"name": doc["centre_id"]}
                 self._invite(tx, doc, centre["name"])
@@ -229,8 +239,16 @@ class AccountChanges(HubCore):
             before = public_fields(doc)
             doc["role"] = (Role.ADMIN if admin else Role.TEACHER).value
             tx.put(ACCOUNTS, account_id, doc)
-            self.audit(tx, actor, acting, action.value, doc["centre_id"], doc["email"], before,
-                       public_fields(doc))
+            self.audit(
+                tx,
+                actor,
+                acting,
+                action.value,
+                doc["centre_id"],
+                doc["email"],
+                before,
+                public_fields(doc),
+            )
             return Account.from_doc(doc)
 
     # ---------------------------------------------------- suspend and restore
@@ -243,11 +261,22 @@ class AccountChanges(HubCore):
             if not target.active:
                 raise Conflict(f"{target.name} is already suspended.")
             before = public_fields(doc)
-            doc.update(status=Status.SUSPENDED.value, suspended_at=self.now().isoformat(),
-                       snoozed_until=None)
+            doc.update(
+                status=Status.SUSPENDED.value,
+                suspended_at=self.now().isoformat(),
+                snoozed_until=None,
+            )
             tx.put(ACCOUNTS, account_id, doc)
-            self.audit(tx, actor, acting, "suspend", doc["centre_id"], doc["email"], before,
-                       public_fields(doc))
+            self.audit(
+                tx,
+                actor,
+                acting,
+                "suspend",
+                doc["centre_id"],
+                doc["email"],
+                before,
+                public_fields(doc),
+            )
             return Account.from_doc(doc)
 
     def restore(self, actor: Actor, account_id: str) -> Account:
@@ -261,8 +290,16 @@ class AccountChanges(HubCore):
             before = public_fields(doc)
             doc.update(status=Status.ACTIVE.value, suspended_at=None, snoozed_until=None)
             tx.put(ACCOUNTS, account_id, doc)
-            self.audit(tx, actor, acting, "restore", doc["centre_id"], doc["email"], before,
-                       public_fields(doc))
+            self.audit(
+                tx,
+                actor,
+                acting,
+                "restore",
+                doc["centre_id"],
+                doc["email"],
+                before,
+                public_fields(doc),
+            )
             return Account.from_doc(doc)
 
     def snooze(self, actor: Actor, account_id: str, days: int = 7) -> Account:
@@ -277,8 +314,16 @@ class AccountChanges(HubCore):
             until = self.now() + timedelta(days=days)
             doc["snoozed_until"] = until.isoformat()
             tx.put(ACCOUNTS, account_id, doc)
-            self.audit(tx, actor, acting, "snooze", doc["centre_id"], doc["email"],
-                       {"snoozed_until": None}, {"snoozed_until": doc["snoozed_until"]})
+            self.audit(
+                tx,
+                actor,
+                acting,
+                "snooze",
+                doc["centre_id"],
+                doc["email"],
+                {"snoozed_until": None},
+                {"snoozed_until": doc["snoozed_until"]},
+            )
             return Account.from_doc(doc)
 
     # --------------------------------------------------------------- delete
@@ -303,8 +348,16 @@ class AccountChanges(HubCore):
             tokens.revoke(tx, account_id, self.now())
             for link in tx.lookup(LINKS, "account_id", account_id):
                 tx.delete(LINKS, link["_key"])
-            self.audit(tx, actor, acting, "delete", doc["centre_id"], doc["email"],
-                       public_fields(doc), None)
+            self.audit(
+                tx,
+                actor,
+                acting,
+                "delete",
+                doc["centre_id"],
+                doc["email"],
+                public_fields(doc),
+                None,
+            )
             return target
 
     def _data_held(self, tx: Transaction, account_id: str) -> DataHeldSummary:
@@ -341,7 +394,10 @@ class AccountChanges(HubCore):
             if kind is TokenKind.INVITATION:
                 centre = tx.get(CENTRES, doc["centre_id"]) or {"name": doc["centre_id"]}
                 self._invite(tx, doc, centre["name"])
-                said = f"The invitation was sent again to {target.email}; the old link no longer works."
+                said = (
+                    f"The invitation was sent again to {target.email}; "
+                    "the old link no longer works."
+                )
             else:
                 raw = tokens.issue(tx, account_id, TokenKind.RESET, now)
                 content = email_templates.password_reset(
@@ -349,8 +405,14 @@ class AccountChanges(HubCore):
                 )
                 self.send_email(tx, target.email, target.name, "password reset", content)
                 said = f"A password reset link (valid for 1 hour) was emailed to {target.email}."
-            self.audit(tx, actor, acting, f"resend {kind.value}" if target.invitation_pending
-                       else "reset password", doc["centre_id"], doc["email"])
+            self.audit(
+                tx,
+                actor,
+                acting,
+                f"resend {kind.value}" if target.invitation_pending else "reset password",
+                doc["centre_id"],
+                doc["email"],
+            )
             return said
 
     @staticmethod

@@ -25,7 +25,9 @@ class Centres(AccountChanges):
             raise Invalid("A centre id is 2-20 letters, digits or dashes, like GB123.")
         centre_name = check_name(name)
         draft = NewAccount(
-            check_name(coordinator_name), check_email(coordinator_email), True,
+            check_name(coordinator_name),
+            check_email(coordinator_email),
+            True,
             tuple(normalise_sites(["primary", "lower-secondary"])),
         )
         actor = Actor.operator()
@@ -35,8 +37,9 @@ class Centres(AccountChanges):
             self._check_unused(tx, draft.email)
             centre_doc = {"_key": centre_id, "name": centre_name, "coordinator_id": None}
             tx.put(CENTRES, centre_id, centre_doc)
-            self.audit(tx, actor, None, "create centre", centre_id, centre_id, None,
-                       {"name": centre_name})
+            self.audit(
+                tx, actor, None, "create centre", centre_id, centre_id, None, {"name": centre_name}
+            )
             coordinator = self._create(tx, actor, None, centre_doc, draft, Role.COORDINATOR)
             centre_doc["coordinator_id"] = coordinator.account_id
             tx.put(CENTRES, centre_id, centre_doc)
@@ -62,14 +65,30 @@ class Centres(AccountChanges):
                 before = public_fields(old_doc)
                 old_doc["role"] = Role.ADMIN.value
                 tx.put(ACCOUNTS, old_doc["_key"], old_doc)
-                self.audit(tx, actor, None, "coordinator handed over", centre_doc["_key"],
-                           old_doc["email"], before, public_fields(old_doc))
+                self.audit(
+                    tx,
+                    actor,
+                    None,
+                    "coordinator handed over",
+                    centre_doc["_key"],
+                    old_doc["email"],
+                    before,
+                    public_fields(old_doc),
+                )
                 old = Account.from_doc(old_doc)
             before = public_fields(doc)
             doc["role"] = Role.COORDINATOR.value
             tx.put(ACCOUNTS, doc["_key"], doc)
             centre_doc["coordinator_id"] = doc["_key"]
             tx.put(CENTRES, centre_doc["_key"], centre_doc)
-            self.audit(tx, actor, None, "coordinator handed over", centre_doc["_key"],
-                       doc["email"], before, public_fields(doc))
+            self.audit(
+                tx,
+                actor,
+                None,
+                "coordinator handed over",
+                centre_doc["_key"],
+                doc["email"],
+                before,
+                public_fields(doc),
+            )
             return Account.from_doc(doc), old

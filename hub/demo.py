@@ -13,8 +13,15 @@ DEMO_CENTRE = "DEMO01"
 DEMO_COORDINATOR = "coordinator@demo.school"
 
 _PEOPLE = [
-    NewAccount("Amira Haddad", "amira.haddad@demo.school", True, ("primary", "lower-secondary", "test-maker")),
-    NewAccount("Ben Okafor", "ben.okafor@demo.school", True, ("lower-secondary", "results-analysis")),
+    NewAccount(
+        "Amira Haddad",
+        "amira.haddad@demo.school",
+        True,
+        ("primary", "lower-secondary", "test-maker"),
+    ),
+    NewAccount(
+        "Ben Okafor", "ben.okafor@demo.school", True, ("lower-secondary", "results-analysis")
+    ),
     NewAccount("Chloé Martin", "chloe.martin@demo.school", False, ("primary", "resource-plus")),
     NewAccount("Dev Patel", "dev.patel@demo.school", False, ("primary", "forums")),
     NewAccount("Eun-ji Park", "eunji.park@demo.school", False, ("lower-secondary",)),
@@ -25,7 +32,14 @@ _DATA = [
     ("chloe.martin@demo.school", "primary", "Stage 4 English", "4B", "2026-06-12", "28"),
     ("chloe.martin@demo.school", "primary", "Stage 4 Mathematics", "4B", "2026-06-14", "28"),
     ("dev.patel@demo.school", "primary", "Stage 6 Science", "6A", "2026-05-20", "31"),
-    ("farid.nasser@demo.school", "lower-secondary", "Stage 8 Mathematics", "8C", "2026-06-02", "26"),
+    (
+        "farid.nasser@demo.school",
+        "lower-secondary",
+        "Stage 8 Mathematics",
+        "8C",
+        "2026-06-02",
+        "26",
+    ),
     ("farid.nasser@demo.school", "primary", "Stage 5 Mathematics", "5A", "2026-06-03", "30"),
     ("eunji.park@demo.school", "lower-secondary", "Stage 7 English", "7A", "2026-06-09", "24"),
 ]
@@ -40,12 +54,15 @@ def ensure_demo(hub: Hub) -> bool:
     """
     if hub.centre(DEMO_CENTRE) is not None:
         return False
-    _, coordinator = hub.create_centre(DEMO_CENTRE, "Demo International School", "Cora Ordinator",
-                                       DEMO_COORDINATOR)
+    _, coordinator = hub.create_centre(
+        DEMO_CENTRE, "Demo International School", "Cora Ordinator", DEMO_COORDINATOR
+    )
     actor = Actor(coordinator.account_id, "demo")
     created = hub.add_accounts(actor, _PEOPLE).created
     hub.import_data(DEMO_CENTRE, [DataRow(*row) for row in _DATA])
     farid = next(a for a in created if a.email == "farid.nasser@demo.school")
-    earlier = Hub(hub.store, public_url=hub.public_url, clock=lambda: hub.now() - timedelta(days=10))
+    earlier = Hub(
+        hub.store, public_url=hub.public_url, clock=lambda: hub.now() - timedelta(days=10)
+    )
     earlier.suspend(actor, farid.account_id)
     return True

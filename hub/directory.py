@@ -66,7 +66,9 @@ class Directory(HubCore):
         return DataHeldSummary(counts)
 
     def centre_accounts(self, centre_id: str) -> list[Account]:
-        accounts = [Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)]
+        accounts = [
+            Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)
+        ]
         return sorted(accounts, key=lambda a: (_fold(a.name), a.email))
 
     def search(
@@ -129,8 +131,10 @@ class Directory(HubCore):
             "active": sum(a.status is Status.ACTIVE for a in accounts),
             "suspended": sum(a.status is Status.SUSPENDED for a in accounts),
             "pending_deletion": sum(
-                a.status is Status.SUSPENDED and a.suspended_at is not None
-                and a.suspended_at <= cutoff for a in accounts
+                a.status is Status.SUSPENDED
+                and a.suspended_at is not None
+                and a.suspended_at <= cutoff
+                for a in accounts
             ),
             "invitations_pending": sum(a.invitation_pending for a in accounts),
         }

@@ -39,8 +39,7 @@ def invitation(name: str, centre_name: str, link: str, days: int = 7) -> EmailCo
     )
     html = _html(
         f"Hello {escape(name)},",
-        f"An account has been created for you on the School Support Hub for "
-        f"{escape(centre_name)}.",
+        f"An account has been created for you on the School Support Hub for {escape(centre_name)}.",
         _button(link, "Set your password"),
         f"The link works once, for {days} days. If the button does not work, copy this "
         f"address into your browser:<br>{escape(link)}",

@@ -51,7 +51,10 @@ class ChatLinks(HubCore):
         return account if account is not None and account.active else None
 
     def chats_of(self, account_id: str) -> list[tuple[str, str]]:
-        return [(d["platform"], d["chat_id"]) for d in self.store.lookup(LINKS, "account_id", account_id)]
+        return [
+            (d["platform"], d["chat_id"])
+            for d in self.store.lookup(LINKS, "account_id", account_id)
+        ]
 
     def _lock_state(self, doc: dict | None, now: datetime) -> str | None:  # type: ignore[type-arg]
         if doc and doc.get("locked_until") and datetime.fromisoformat(doc["locked_until"]) > now:
@@ -72,9 +75,15 @@ class ChatLinks(HubCore):
             locked = self._lock_state(doc, now)
             if locked:
                 raise LinkRefused(locked)
-            recent = [t for t in doc.get("requests", []) if datetime.fromisoformat(t) > now - timedelta(hours=1)]
+            recent = [
+                t
+                for t in doc.get("requests", [])
+                if datetime.fromisoformat(t) > now - timedelta(hours=1)
+            ]
             if len(recent) >= MAX_CODE_REQUESTS_PER_HOUR:
-                raise LinkRefused("Too many codes were asked for from this chat; try again in an hour.")
+                raise LinkRefused(
+                    "Too many codes were asked for from this chat; try again in an hour."
+                )
             key = lookup_key(email)
             holders = tx.lookup(ACCOUNTS, "email_key", key) if key else []
             account = holders[0] if holders and holders[0]["status"] == "active" else None
@@ -87,7 +96,10 @@ class ChatLinks(HubCore):
             tx.put(LINK_CODES, chat_key, doc)
             if account:
                 self.send_email(
-                    tx, account["email"], account["name"], "link code",
+                    tx,
+                    account["email"],
+                    account["name"],
+                    "link code",
                     email_templates.link_code(account["name"], platform.capitalize(), code),
                 )
         return LINK_CODE_SENT
@@ -101,14 +113,20 @@ class ChatLinks(HubCore):
             if locked:
                 raise LinkRefused(locked)
             if doc is None or not doc.get("code_hash"):
-                raise LinkRefused("No code is waiting for this chat; send /link and your email first.")
+                raise LinkRefused(
+                    "No code is waiting for this chat; send /link and your email first."
+                )
             if datetime.fromisoformat(doc["expires_at"]) <= now:
                 raise LinkRefused("That code has expired; send /link and your email again.")
             expected = doc["code_hash"]
-            if not hmac.compare_digest(expected, _code_hash(chat_key, code.strip())) or not doc.get("account_id"):
+            if not hmac.compare_digest(expected, _code_hash(chat_key, code.strip())) or not doc.get(
+                "account_id"
+            ):
                 doc["failures"] = int(doc.get("failures", 0)) + 1
                 if doc["failures"] >= MAX_WRONG_CODES:
-                    doc.update(failures=0, code_hash=None, locked_until=(now + LOCK_TIME).isoformat())
+                    doc.update(
+                        failures=0, code_hash=None, locked_until=(now + LOCK_TIME).isoformat()
+                    )
                     tx.put(LINK_CODES, chat_key, doc)
                     message = self._lock_state(doc, now)
                     assert message
@@ -127,11 +145,27 @@ class ChatLinks(HubCore):
             if account_doc is None or account_doc["status"] != "active":
                 raise LinkRefused("That account can no longer be linked.")
             tx.delete(LINK_CODES, chat_key)
-            tx.put(LINKS, chat_key, {"platform": platform, "chat_id": str(chat_id),
-                                     "account_id": account_doc["_key"], "linked_at": now.isoformat()})
+            tx.put(
+                LINKS,
+                chat_key,
+                {
+                    "platform": platform,
+                    "chat_id": str(chat_id),
+                    "account_id": account_doc["_key"],
+                    "linked_at": now.isoformat(),
+                },
+            )
             account = Account.from_doc(account_doc)
-            self.audit(tx, Actor(account.account_id, chat_key), account, "link chat",
-                       account.centre_id, account.email, None, {"chat": chat_key})
+            self.audit(
+                tx,
+                Actor(account.account_id, chat_key),
+                account,
+                "link chat",
+                account.centre_id,
+                account.email,
+                None,
+                {"chat": chat_key},
+            )
             return account
 
     def remember_chat(self, platform: str, chat_id: str, account_id: str) -> None:
@@ -142,8 +176,16 @@ class ChatLinks(HubCore):
         if existing and existing["account_id"] == account_id:
             return
         with self.store.transaction() as tx:
-            tx.put(LINKS, key, {"platform": platform, "chat_id": str(chat_id),
-                                "account_id": account_id, "linked_at": self.now().isoformat()})
+            tx.put(
+                LINKS,
+                key,
+                {
+                    "platform": platform,
+                    "chat_id": str(chat_id),
+                    "account_id": account_id,
+                    "linked_at": self.now().isoformat(),
+                },
+            )
 
     def unlink(self, platform: str, chat_id: str) -> bool:
         key = f"{platform}:{chat_id}"
@@ -154,6 +196,14 @@ class ChatLinks(HubCore):
             tx.delete(LINKS, key)
             account = self.account(link["account_id"])
             if account:
-                self.audit(tx, Actor(account.account_id, key), account, "unlink chat",
-                           account.centre_id, account.email, {"chat": key}, None)
+                self.audit(
+                    tx,
+                    Actor(account.account_id, key),
+                    account,
+                    "unlink chat",
+                    account.centre_id,
+                    account.email,
+                    {"chat": key},
+                    None,
+                )
             return True

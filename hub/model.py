@@ -156,7 +156,9 @@ class DataHeldSummary:
         if not self.total:
             return "none"
         return ", ".join(
-            f"{n} on {site_name(site)}" for site, n in self.counts.items() if n and site in DATA_SITES
+            f"{n} on {site_name(site)}"
+            for site, n in self.counts.items()
+            if n and site in DATA_SITES
         )
 
 

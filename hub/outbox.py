@@ -140,6 +140,4 @@ def mark_failed_attempt(store: Store, email_id: str, now: datetime, error: str) 
 
 
 def all_emails(store: Store) -> list[OutboxEmail]:
-    return sorted(
-        (OutboxEmail.from_doc(d) for d in store.scan(OUTBOX)), key=lambda e: e.email_id
-    )
+    return sorted((OutboxEmail.from_doc(d) for d in store.scan(OUTBOX)), key=lambda e: e.email_id)

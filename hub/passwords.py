@@ -39,7 +39,9 @@ class LinkInfo:
 @functools.cache
 def common_passwords() -> frozenset[str]:
     text = resources.files("hub").joinpath("data/common-passwords.txt").read_text("utf-8")
-    return frozenset(line.strip().casefold() for line in text.splitlines()
+    return frozenset(
+        line.strip().casefold()
+        for line in text.splitlines()
         if line.strip() and not line.startswith("#")
     )
 
@@ -109,8 +111,13 @@ class Passwords(HubCore):
             doc["used_at"] = self.now().isoformat()
             tx.put(TOKENS, doc["_key"], doc)
             self.audit(
-                tx, Actor(account.account_id, "set-password page"), account,
+                tx,
+                Actor(account.account_id, "set-password page"),
+                account,
                 "set password" if doc["kind"] == "reset" else "accept invitation",
-                account.centre_id, account.email, before, public_fields(account_doc),
+                account.centre_id,
+                account.email,
+                before,
+                public_fields(account_doc),
             )
             return Account.from_doc(account_doc)

@@ -62,7 +62,9 @@ class Progression(HubCore):
             if target.account_id == source.account_id:
                 raise Conflict("Choose another account: the data already belongs to this one.")
             if not target.active:
-                raise Conflict(f"{target.name} is suspended; data can only go to an active account.")
+                raise Conflict(
+                    f"{target.name} is suspended; data can only go to an active account."
+                )
             if target.centre_id != source.centre_id:
                 raise Conflict("Data can only move to an account of the same centre.")
             if site not in target.sites:
@@ -72,12 +74,19 @@ class Progression(HubCore):
                 )
             items = [d for d in tx.lookup(DATA, "owner_id", from_id) if d["site"] == site]
             if not items:
-                raise Conflict(f"{source.name} holds no Progression Test data on the {site_name(site)}.")
+                raise Conflict(
+                    f"{source.name} holds no Progression Test data on the {site_name(site)}."
+                )
             for item in items:
                 item["owner_id"] = to_id
                 tx.put(DATA, item["_key"], item)
             self.audit(
-                tx, actor, acting, "transfer", source.centre_id, source.email,
+                tx,
+                actor,
+                acting,
+                "transfer",
+                source.centre_id,
+                source.email,
                 {"owner": source.email, "site": site, "items": len(items)},
                 {"owner": target.email, "site": site, "items": len(items)},
             )
@@ -102,29 +111,51 @@ class Progression(HubCore):
                 except ValueError:
                     results = -1
                 reason = (
-                    f"no account {row.owner_email!r} in centre {centre_id}" if owner is None
-                    else f"site must be {' or '.join(DATA_SITES)}" if site not in DATA_SITES
-                    else "the title is empty" if not row.title.strip()
-                    else "results must be a whole number, 0 or more" if results < 0
+                    f"no account {row.owner_email!r} in centre {centre_id}"
+                    if owner is None
+                    else f"site must be {' or '.join(DATA_SITES)}"
+                    if site not in DATA_SITES
+                    else "the title is empty"
+                    if not row.title.strip()
+                    else "results must be a whole number, 0 or more"
+                    if results < 0
                     else None
                 )
                 if reason:
                     problems.append((line, reason))
                     continue
                 assert owner is not None
-                tx.put(DATA, f"ptd_{secrets.token_hex(6)}", {
-                    "centre_id": centre_id, "owner_id": owner["_key"], "site": site,
-                    "title": row.title.strip(), "class_name": row.class_name.strip(),
-                    "date": row.date.strip(), "results": results,
-                })
+                tx.put(
+                    DATA,
+                    f"ptd_{secrets.token_hex(6)}",
+                    {
+                        "centre_id": centre_id,
+                        "owner_id": owner["_key"],
+                        "site": site,
+                        "title": row.title.strip(),
+                        "class_name": row.class_name.strip(),
+                        "date": row.date.strip(),
+                        "results": results,
+                    },
+                )
             imported = len(rows) - len(problems)
             if imported:
-                self.audit(tx, actor, None, "import data", centre_id, f"{imported} records",
-                           None, {"records": imported})
+                self.audit(
+                    tx,
+                    actor,
+                    None,
+                    "import data",
+                    centre_id,
+                    f"{imported} records",
+                    None,
+                    {"records": imported},
+                )
         return problems
 
     def centre_data(self, centre_id: str) -> list[tuple[DataItem, str]]:
         """Every record of a centre with its owner's email, for export."""
-        owners = {d["_key"]: d["email"] for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)}
+        owners = {
+            d["_key"]: d["email"] for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)
+        }
         items = [DataItem.from_doc(d) for d in self.store.lookup(DATA, "centre_id", centre_id)]
         return [(i, owners.get(i.owner_id, "")) for i in sorted(items, key=lambda i: i.item_id)]

@@ -40,7 +40,9 @@ class Reminders(HubCore):
 
     def digest_recipients(self, centre_id: str) -> list[Account]:
         """The coordinator and admins who are active."""
-        accounts = (Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id))
+        accounts = (
+            Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)
+        )
         return sorted(
             (a for a in accounts if a.active and a.role in (Role.COORDINATOR, Role.ADMIN)),
             key=lambda a: (a.role is not Role.COORDINATOR, a.name.casefold()),
@@ -53,8 +55,16 @@ class Reminders(HubCore):
         with self.store.transaction() as tx:
             if tx.get(DIGESTS, key) is not None:
                 return False
-            tx.put(DIGESTS, key, {"centre_id": centre_id, "day": day.isoformat(),
-                                  "claimed_at": self.now().isoformat(), "deliveries": {}})
+            tx.put(
+                DIGESTS,
+                key,
+                {
+                    "centre_id": centre_id,
+                    "day": day.isoformat(),
+                    "claimed_at": self.now().isoformat(),
+                    "deliveries": {},
+                },
+            )
             return True
 
     def record_delivery(self, centre_id: str, day: date, recipient: str, outcome: str) -> None:

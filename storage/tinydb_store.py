@@ -331,7 +331,7 @@ class TinyDBStore(Store):
                         del index[doc[field]]
 
     def _rebuild_indexes(self) -> None:
-        for (table, _field), index in self._indexes.items():
+        for index in self._indexes.values():
             index.clear()
         for table, rows in self._data.items():
             for key, doc in rows.items():
