@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bot import config as config_module
 from bot.app import App, open_app, setup_logging
+from bot.commands_running import CommandError
 from bot.config import Config, ConfigError
 from handlers import csv_io
 from hub import Actor, HubError
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = config_module.load(data_dir=getattr(args, "data_dir", None))
         setup_logging(cfg.log_level)
         return int(args.func(args, cfg) or 0)
-    except (HubError, StoreError, ConfigError, SchemaTooNew, UsageError) as exc:
+    except (HubError, StoreError, ConfigError, SchemaTooNew, UsageError, CommandError) as exc:
         print(f"hubbot: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:

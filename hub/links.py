@@ -32,6 +32,9 @@ LINK_CODE_SENT = (
 )
 
 
+LOCKED = "Too many wrong codes: linking is locked for this chat for 15 minutes. Try again later."
+
+
 class LinkRefused(HubError):
     """A code request or a code that cannot be accepted (locked, wrong, late)."""
 
@@ -58,10 +61,7 @@ class ChatLinks(HubCore):
 
     def _lock_state(self, doc: dict | None, now: datetime) -> str | None:  # type: ignore[type-arg]
         if doc and doc.get("locked_until") and datetime.fromisoformat(doc["locked_until"]) > now:
-            return (
-                "Too many wrong codes: linking is locked for this chat for 15 minutes. "
-                "Try again later."
-            )
+            return LOCKED
         return None
 
     def request_link_code(self, platform: str, chat_id: str, email: str) -> str:

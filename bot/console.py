@@ -1,0 +1,98 @@
+"""The console front end: chat with the bot in a terminal as one hub account.
+
+Buttons show as ``[n] Label``; typing ``n`` or the label chooses. Tick boxes
+show ``[n] ✅ Label`` / ``[n] ⬜ Label``. With piped input it reads a line at a
+time, prints every reply, and exits 0 at the end of the input.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable
+from typing import TextIO
+
+from handlers.engine import Engine
+from handlers.replies import Command, Input, Person, Press, Reply, Span, Text
+
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F)}
+
+
+def escape(text: str) -> str:
+    """Terminal-safe: no escape sequences or carriage returns from user text."""
+    return text.translate(_CONTROL)
+
+
+class ConsoleRenderer:
+    """Turns replies into lines; remembers the last buttons for ``n``."""
+
+    def __init__(self, colour: bool = False) -> None:
+        self.colour = colour
+        self.choices: list[str] = []
+
+    def _span(self, span: Span) -> str:
+        text = escape(span.text)
+        if span.style == "bold" and self.colour:
+            return f"\x1b[1m{text}\x1b[0m"
+        if span.style == "code":
+            return f"`{text}`"
+        return text
+
+    def render(self, reply: Reply) -> str:
+        out = ["".join(self._span(s) for s in ln) for ln in reply.lines]
+        if reply.ticks or reply.buttons:
+            self.choices = []
+        for tick in reply.ticks:
+            self.choices.append(tick.token)
+            mark = "✅" if tick.ticked else "⬜"
+            out.append(f"  [{len(self.choices)}] {mark} {escape(tick.label)}")
+        for button in reply.buttons:
+            self.choices.append(button.token)
+            out.append(f"  [{len(self.choices)}] {escape(button.label)}")
+        if reply.final:
+            self.choices = []
+        return "\n".join(out)
+
+    def read(self, typed: str) -> Input:
+        text = typed.strip()
+        if text.isdigit() and self.choices:
+            n = int(text)
+            if 1 <= n <= len(self.choices):
+                return Press(self.choices[n - 1])
+            return Text(text)  # out of range: the conversation says what it expects
+        if text.startswith("/") and text.lower() not in ("/cancel",):
+            name, _, args = text[1:].partition(" ")
+            if name:
+                return Command(name.lower(), args.strip())
+        return Text(text)
+
+
+def run_console(
+    engine: Engine,
+    person: Person,
+    *,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    greeting: Iterable[str] = (),
+) -> int:
+    interactive = stdin.isatty() and stdout.isatty()
+    renderer = ConsoleRenderer(colour=interactive)
+    for text in greeting:
+        print(text, file=stdout)
+    while True:
+        if interactive:
+            stdout.write("> ")
+            stdout.flush()
+        typed = stdin.readline()
+        if not typed:
+            if interactive:
+                print(file=stdout)
+            return 0
+        if not typed.strip():
+            continue
+        if not interactive:
+            print(f"> {escape(typed.rstrip())}", file=stdout)
+        for reply in engine.handle(person, renderer.read(typed)):
+            text = renderer.render(reply)
+            if text:
+                print(text, file=stdout)
+        stdout.flush()

@@ -1,0 +1,335 @@
+"""The engine: one input in, replies out, the conversation's state stored.
+
+Per person and front end it keeps which conversation is open, at which step,
+what has been gathered, and which buttons the last message carried. Every
+button token belongs to one message of one step: a press on an older message,
+or a second press, finds no match and is refused; nothing runs twice.
+
+State lives in the store (table ``conversations``), so a restarted bot
+resumes where it was. A conversation idle for 15 minutes expires with
+nothing changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.conversation import CANCEL, CONFIRM, Answer, Conversation, Ctx, Reask
+from handlers.replies import (
+    Button,
+    Command,
+    Input,
+    Person,
+    Press,
+    Reply,
+    Span,
+    Tick,
+    Upload,
+    line,
+)
+from hub import Account, Actor, Hub, HubError, Role
+from storage import StoreError
+
+log = logging.getLogger(__name__)
+
+STATES = "conversations"
+LAUNCHERS = "launchers"
+IDLE_LIMIT = timedelta(minutes=15)
+LAUNCHER_LIFETIME = timedelta(days=8)
+CANCEL_WORDS = {"cancel", "/cancel", "stop", "quit"}
+NOT_SAVED = "Sorry, that was not saved: {reason} Nothing was changed; please try again later."
+EXPIRED = "Your earlier '{name}' conversation expired after 15 minutes idle; nothing was changed."
+UPLOAD_FIRST = "To add accounts from a file, send 'import' first, then the CSV file."
+STALE_BUTTON = "That button belongs to an earlier message, or was already used; nothing was done."
+TEACHERS_ONLY = "Teachers can use 'me' and 'reset' only; please ask your coordinator."
+UNKNOWN = "Send 'help' to see what you can do."
+PRESS_CONFIRM = "Please press {label} to go ahead, or Cancel."
+
+
+def say(*parts: str | Span, final: bool = False) -> Reply:
+    """A reply of one line."""
+    return Reply((line(*parts),), final=final)
+
+
+class Engine:
+    """Runs conversations for every front end. Thread-safe: inputs from one
+    person are handled one at a time, different people in parallel."""
+
+    def __init__(self, hub: Hub, conversations: dict[str, Conversation]) -> None:
+        self.hub = hub
+        self.store = hub.store
+        self.conversations = conversations
+        self._aliases = {alias: c for c in conversations.values() for alias in (c.name, *c.aliases)}
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self.on_change: Callable[[], None] = lambda: None  # e.g. wake the mailer
+
+    # ------------------------------------------------------------- public
+    def handle(self, person: Person, event: Input) -> list[Reply]:
+        with self._lock_for(person.key):
+            try:
+                return self._handle(person, event)
+            except StoreError as exc:
+                log.error("store error for %s: %s", person.key, exc)
+                return [
+                    Reply((line(NOT_SAVED.format(reason=str(exc).rstrip(".") + ".")),), final=True)
+                ]
+            finally:
+                self.on_change()
+
+    def commands_for(self, account: Account | None, frontend: str) -> list[tuple[str, str]]:
+        """(command, summary) a person may start here: their help menu."""
+        return [(c.name, c.summary) for c in self._available(account, frontend)]
+
+    def _available(self, account: Account | None, frontend: str) -> list[Conversation]:
+        found = []
+        for c in self.conversations.values():
+            if c.frontends is not None and frontend not in c.frontends:
+                continue
+            if account is None:
+                if c.audience in ("unlinked", "both"):
+                    found.append(c)
+                continue
+            if c.audience == "unlinked":
+                continue
+            if account.role is Role.TEACHER and not c.for_teachers:
+                continue
+            if c.needs is not None and self.hub.may(Actor(account.account_id, "menu"), c.needs):
+                continue
+            found.append(c)
+        return found
+
+    def launcher(self, account_id: str, name: str, value: str | None = None) -> str:
+        """A button token that starts a conversation later (reminder digests).
+        Permissions are checked when it is pressed, not when it is made."""
+        token = "l" + secrets.token_urlsafe(9)
+        with self.store.transaction() as tx:
+            tx.put(
+                LAUNCHERS,
+                token,
+                {
+                    "account_id": account_id,
+                    "name": name,
+                    "value": value,
+                    "expires_at": (self.hub.now() + LAUNCHER_LIFETIME).isoformat(),
+                },
+            )
+        return token
+
+    def expire_idle(self) -> int:
+        """Forget conversations idle past the limit and old launchers."""
+        now = self.hub.now()
+        stale = [
+            d["_key"]
+            for d in self.store.scan(STATES)
+            if datetime.fromisoformat(d["updated_at"]) < now - IDLE_LIMIT
+        ]
+        old = [
+            d["_key"]
+            for d in self.store.scan(LAUNCHERS)
+            if datetime.fromisoformat(d["expires_at"]) < now
+        ]
+        if stale or old:
+            with self.store.transaction() as tx:
+                for key in stale:
+                    tx.delete(STATES, key)
+                for key in old:
+                    tx.delete(LAUNCHERS, key)
+        return len(stale) + len(old)
+
+    # ------------------------------------------------------------ internal
+    def _lock_for(self, key: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _handle(self, person: Person, event: Input) -> list[Reply]:
+        me = self.hub.account(person.account_id) if person.account_id else None
+        if me is not None and not me.active:
+            me = None
+        if me is None:
+            person = Person(person.frontend, person.chat_id, None)
+        state = self.store.get(STATES, person.key)
+        notes: list[Reply] = []
+        if state is not None and self._expired(state):
+            self._forget(person)
+            notes.append(say(EXPIRED.format(name=state["name"])))
+            state = None
+        if state is not None and state.get("account_id") != person.account_id:
+            self._forget(person)  # the chat now speaks for someone else
+            state = None
+
+        if isinstance(event, Press):
+            return notes + self._press(person, me, state, event.token)
+        if isinstance(event, Command):
+            if state is not None:
+                self._forget(person)
+            return notes + self._start(person, me, event.name, Answer(text=event.args))
+        if isinstance(event, Upload):
+            if state is None:
+                return [*notes, say(UPLOAD_FIRST)]
+            answer = Answer(filename=event.filename, data=event.data)
+            return notes + self._step(person, me, state, answer)
+        text = event.text.strip()
+        if state is None:
+            word, _, rest = text.lstrip("/").partition(" ")
+            return notes + self._start(
+                person, me, word.lower() or "help", Answer(text=rest.strip())
+            )
+        if text.lower() in CANCEL_WORDS:
+            return self._cancel(person, state)
+        return notes + self._step(person, me, state, self._typed(state, text))
+
+    @staticmethod
+    def _typed(state: dict[str, Any], text: str) -> Answer:
+        """A typed button label counts as pressing it."""
+        wanted = text.casefold()
+        for token, value in state.get("buttons", {}).items():
+            if state.get("labels", {}).get(token, "").casefold() == wanted:
+                return Answer(text=text, value=value)
+        return Answer(text=text)
+
+    def _press(
+        self, person: Person, me: Account | None, state: dict[str, Any] | None, token: str
+    ) -> list[Reply]:
+        if state is not None and token in state.get("buttons", {}):
+            value = state["buttons"][token]
+            if value == CANCEL:
+                return self._cancel(person, state)
+            answer = Answer(text=state["labels"].get(token, ""), value=value)
+            return self._step(person, me, state, answer)
+        launcher = self.store.get(LAUNCHERS, token) if token.startswith("l") else None
+        if launcher is not None and launcher["account_id"] == person.account_id:
+            if state is not None:
+                self._forget(person)
+            return self._start(person, me, launcher["name"], Answer(value=launcher["value"]))
+        if state is not None and state.get("prompt"):
+            return [say(STALE_BUTTON), _reply_from_doc(state["prompt"])]
+        return [say(STALE_BUTTON)]
+
+    def _refuse_start(
+        self, person: Person, me: Account | None, conversation: Conversation
+    ) -> str | None:
+        """Why this person may not start this conversation here, or None."""
+        if conversation in self._available(me, person.frontend):
+            return None
+        if me is None or conversation.audience == "unlinked":
+            return ""  # not for them: the engine falls back to help
+        if conversation.needs is not None:
+            why = self.hub.may(Actor(person.account_id, person.key), conversation.needs)
+            if why:
+                return why
+        return TEACHERS_ONLY if me.role is Role.TEACHER else ""
+
+    def _start(
+        self,
+        person: Person,
+        me: Account | None,
+        name: str,
+        arg: Answer,
+        carry: dict[str, Any] | None = None,
+    ) -> list[Reply]:
+        conversation = self._aliases.get(name)
+        if conversation is not None:
+            why = self._refuse_start(person, me, conversation)
+            if why:
+                return [say(why, final=True)]
+            if why == "":
+                conversation = None
+        if conversation is None:
+            if me is not None:
+                return [say("I don't know ", Span(name[:40], "bold"), ". " + UNKNOWN)]
+            conversation, arg = self._aliases["help"], Answer()  # unlinked: the help to link
+        c = Ctx(self.hub, person, me, dict(carry or {}))
+        c.menu = [(cv.name, cv.summary) for cv in self._available(me, person.frontend)]
+        try:
+            reply = conversation.start(c, arg)
+        except Reask as again:
+            reply = again.reply
+        except HubError as exc:
+            return [say(exc.message, final=True)]
+        return self._after(person, conversation, c, reply)
+
+    def _step(
+        self, person: Person, me: Account | None, state: dict[str, Any], answer: Answer
+    ) -> list[Reply]:
+        conversation = self.conversations[state["name"]]
+        if state.get("confirming") and answer.value != CONFIRM:
+            prompt = _reply_from_doc(state["prompt"])
+            label = prompt.buttons[0].label if prompt.buttons else "Confirm"
+            return [say(PRESS_CONFIRM.format(label=label)), prompt]
+        c = Ctx(self.hub, person, me, dict(state.get("data", {})))
+        handler = getattr(conversation, f"on_{state['step']}")
+        try:
+            reply = handler(c, answer)
+        except Reask as again:
+            reply = again.reply
+        except HubError as exc:
+            if state.get("confirming"):
+                self._forget(person)
+                return [say("Nothing was changed: ", exc.message, final=True)]
+            return [say(exc.message), _reply_from_doc(state["prompt"])]
+        return self._after(person, conversation, c, reply)
+
+    def _after(
+        self, person: Person, conversation: Conversation, c: Ctx, reply: Reply
+    ) -> list[Reply]:
+        if c.switch_to is not None:
+            self._forget(person)
+            me = self.hub.account(person.account_id) if person.account_id else None
+            to = c.switch_to
+            replies = [reply] if reply.lines else []
+            answer = Answer(text=to.args, value=to.value)
+            return replies + self._start(person, me, to.name, answer, to.carry)
+        if c.next_step is None:
+            self._forget(person)
+            return [reply]
+        labels = {}
+        for item in reply.all_buttons():
+            labels[item.token] = item.label
+        doc = {
+            "name": conversation.name,
+            "step": c.next_step,
+            "confirming": c.confirming,
+            "data": c.data,
+            "buttons": c.buttons,
+            "labels": labels,
+            "prompt": _reply_to_doc(reply),
+            "account_id": person.account_id,
+            "updated_at": self.hub.now().isoformat(),
+        }
+        with self.store.transaction() as tx:
+            tx.put(STATES, person.key, doc)
+        return [reply]
+
+    def _cancel(self, person: Person, state: dict[str, Any]) -> list[Reply]:
+        self._forget(person)
+        return [say(f"Cancelled '{state['name']}'; nothing was changed.", final=True)]
+
+    def _forget(self, person: Person) -> None:
+        if self.store.get(STATES, person.key) is not None:
+            with self.store.transaction() as tx:
+                tx.delete(STATES, person.key)
+
+    def _expired(self, state: dict[str, Any]) -> bool:
+        return datetime.fromisoformat(state["updated_at"]) < self.hub.now() - IDLE_LIMIT
+
+
+def _reply_to_doc(reply: Reply) -> dict[str, Any]:
+    return {
+        "lines": [[[s.text, s.style] for s in ln] for ln in reply.lines],
+        "buttons": [[bt.label, bt.token, bt.kind] for bt in reply.buttons],
+        "ticks": [[t.label, t.token, t.ticked] for t in reply.ticks],
+    }
+
+
+def _reply_from_doc(doc: dict[str, Any]) -> Reply:
+    return Reply(
+        tuple(tuple(Span(text, style) for text, style in ln) for ln in doc["lines"]),
+        tuple(Button(label, token, kind) for label, token, kind in doc["buttons"]),
+        tuple(Tick(label, token, ticked) for label, token, ticked in doc["ticks"]),
+    )
