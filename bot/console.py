@@ -73,9 +73,10 @@ def run_console(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
     greeting: Iterable[str] = (),
+    renderer: ConsoleRenderer | None = None,
 ) -> int:
     interactive = stdin.isatty() and stdout.isatty()
-    renderer = ConsoleRenderer(colour=interactive)
+    renderer = renderer or ConsoleRenderer(colour=interactive)
     for text in greeting:
         print(text, file=stdout)
     while True:
@@ -96,3 +97,34 @@ def run_console(
             if text:
                 print(text, file=stdout)
         stdout.flush()
+
+
+class ConsoleFrontEnd:
+    """The console as a place to show digests while ``hubbot run`` is
+    chatting in it. It is a live session, not a linked chat: people with
+    no linked Telegram or Slack chat still get their digest by email."""
+
+    name = "console"
+
+    def __init__(self, renderer: ConsoleRenderer, stdout: TextIO = sys.stdout) -> None:
+        self.renderer = renderer  # shared with the session, so [n] picks a digest button
+        self.stdout = stdout
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def healthy(self) -> bool:
+        return True
+
+    def http_mounts(self) -> dict[str, object]:
+        return {}
+
+    def push(self, chat_id: str, replies: list[Reply]) -> None:
+        for reply in replies:
+            print("\n" + self.renderer.render(reply), file=self.stdout, flush=True)
+
+    def find_chat(self, email: str) -> str | None:
+        return None

@@ -32,7 +32,8 @@ class FrontEnd(Protocol):
     def push(self, chat_id: str, replies: list[Reply]) -> None:
         """Send replies to a chat unprompted (reminder digests). Blocks until
         the platform accepted them; raises on failure so the caller can
-        record it and retry later."""
+        record it and retry later. Works with or without :meth:`start`, so a
+        one-off ``hubbot remind --now`` can use it while nothing is polling."""
 
     def find_chat(self, email: str) -> str | None:
         """A chat to reach the person with this hub email who has never

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from hub import email_templates, tokens
 from hub.core import HubCore
 from hub.model import Account, DataHeldSummary, Role, Status
-from hub.schema import ACCOUNTS, DATA, DIGESTS
+from hub.schema import ACCOUNTS, CENTRES, DATA, DIGESTS, LINK_CODES, TOKENS
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,21 @@ class Reminders(HubCore):
     def digest_record(self, centre_id: str, day: date) -> dict | None:  # type: ignore[type-arg]
         return self.store.get(DIGESTS, f"{centre_id}:{day.isoformat()}")
 
+    def purge_expired(self) -> int:
+        """Used or expired tokens and stale link codes: housekeeping."""
+        now = self.now()
+        with self.store.transaction() as tx:
+            removed = tokens.purge(tx, list(self.store.scan(TOKENS)), now)
+            for doc in self.store.scan(LINK_CODES):
+                locked = doc.get("locked_until") and doc["locked_until"] > now.isoformat()
+                recent = any(
+                    t > (now - timedelta(hours=1)).isoformat() for t in doc.get("requests", [])
+                )
+                if not locked and not recent and doc.get("expires_at", "") < now.isoformat():
+                    tx.delete(LINK_CODES, doc["_key"])
+                    removed += 1
+        return removed
+
     def forget_old_digests(self, before: date) -> int:
         old = [d["_key"] for d in self.store.scan(DIGESTS) if d["day"] < before.isoformat()]
         with self.store.transaction() as tx:
@@ -86,6 +102,38 @@ class Reminders(HubCore):
                 tx.delete(DIGESTS, key)
         return len(old)
 
-    @staticmethod
-    def yesterday(day: date) -> date:
-        return day - timedelta(days=1)
+    def email_digest(self, account: Account, pending: list[PendingDeletion]) -> None:
+        """The digest by email, for a recipient with no linked chat."""
+        centre = self.store.get(CENTRES, account.centre_id) or {"name": account.centre_id}
+        lines = [digest_line(p) for p in pending]
+        hint = (
+            "To delete, transfer the data of, restore or snooze an account, use the School "
+            "Support Hub bot in Slack or Telegram (for example: delete "
+            + pending[0].account.email
+            + ")."
+        )
+        with self.store.transaction() as tx:
+            self.send_email(
+                tx,
+                account.email,
+                account.name,
+                "reminder digest",
+                email_templates.digest(account.name, centre["name"], lines, hint),
+            )
+
+    def failed_deliveries(self, day: date) -> list[tuple[str, str]]:
+        """(centre, recipient) whose digest of ``day`` could not be delivered."""
+        return [
+            (doc["centre_id"], recipient)
+            for doc in self.store.scan(DIGESTS, lambda d: d["day"] == day.isoformat())
+            for recipient, outcome in doc.get("deliveries", {}).items()
+            if outcome.startswith("failed")
+        ]
+
+
+def digest_line(p: PendingDeletion) -> str:
+    days = f"{p.days_suspended} day{'s' if p.days_suspended != 1 else ''}"
+    return (
+        f"{p.account.name} <{p.account.email}>: suspended {days}; "
+        f"Progression Test data: {p.data.text()}"
+    )

@@ -75,3 +75,16 @@ def issued_since(tx: Transaction, account_id: str, kind: TokenKind, since: datet
         for doc in tx.lookup(TOKENS, "account_id", account_id)
         if doc["kind"] == kind.value and datetime.fromisoformat(doc["created_at"]) >= since
     )
+
+
+def purge(tx: Transaction, docs: list[dict[str, Any]], now: datetime) -> int:
+    """Delete tokens that are used or expired for over a day: they only take
+    room, and their hashes are useless to anyone."""
+    cutoff = now - timedelta(days=1)
+    removed = 0
+    for doc in docs:
+        ended = doc.get("used_at") or doc["expires_at"]
+        if datetime.fromisoformat(ended) < cutoff:
+            tx.delete(TOKENS, doc["_key"])
+            removed += 1
+    return removed
