@@ -60,3 +60,10 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # httpx logs every request URL, and Telegram's URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO: noise, even more so in the console.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def quiet_logging_for_console() -> None:
+    """The console is the conversation: only warnings interrupt it."""
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.WARNING))

@@ -8,7 +8,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from bot.app import App, open_app
+from bot.app import App, open_app, quiet_logging_for_console
 from bot.config import Config
 from bot.console import ConsoleFrontEnd, ConsoleRenderer, run_console
 from bot.mailer import Mailer
@@ -34,6 +34,7 @@ def _console(
         f"{centre.name if centre else account.centre_id}). Type 'help'; Ctrl-D to leave."
     )
     person = Person("console", account.account_id, account.account_id)
+    quiet_logging_for_console()
     return run_console(runner.engine, person, greeting=greeting, renderer=renderer)
 
 
