@@ -4,6 +4,7 @@ delete, snooze, and password reset or invitation resend (SPEC rules 1-10)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -224,26 +225,32 @@ class AccountChanges(HubCore):
                 emailed.append(f"a new invitation to {doc['email']}")
             return Account.from_doc(doc), emailed
 
-    # ---------------------------------------------------------- admin rights
-    def set_admin(self, actor: Actor, account_id: str, admin: bool) -> Account:
-        action = Action.GRANT_ADMIN if admin else Action.REMOVE_ADMIN
+    # ------------------------------------------------ one account, one change
+    def _change_one(
+        self,
+        actor: Actor,
+        account_id: str,
+        action: Action,
+        audit_as: str,
+        change: Callable[[Account, dict[str, Any]], None],
+    ) -> Account:
+        """The shape every single-account change shares: re-read actor and
+        target in the transaction, check the permission, let ``change`` check
+        the state (raising :class:`Conflict`) and edit the document, then
+        store it with its audit entry."""
         with self.store.transaction() as tx:
             acting = self.acting_account(tx, actor)
             doc = self.target_doc(tx, acting, account_id)
             target = Account.from_doc(doc)
             self.require(tx, actor, action, target)
-            if admin and target.role is not Role.TEACHER:
-                raise Conflict(f"{target.name} already has admin rights.")
-            if not admin and target.role is not Role.ADMIN:
-                raise Conflict(f"{target.name} has no admin rights to remove.")
             before = public_fields(doc)
-            doc["role"] = (Role.ADMIN if admin else Role.TEACHER).value
+            change(target, doc)
             tx.put(ACCOUNTS, account_id, doc)
             self.audit(
                 tx,
                 actor,
                 acting,
-                action.value,
+                audit_as,
                 doc["centre_id"],
                 doc["email"],
                 before,
@@ -251,80 +258,48 @@ class AccountChanges(HubCore):
             )
             return Account.from_doc(doc)
 
+    # ---------------------------------------------------------- admin rights
+    def set_admin(self, actor: Actor, account_id: str, admin: bool) -> Account:
+        def change(target: Account, doc: dict[str, Any]) -> None:
+            if admin and target.role is not Role.TEACHER:
+                raise Conflict(f"{target.name} already has admin rights.")
+            if not admin and target.role is not Role.ADMIN:
+                raise Conflict(f"{target.name} has no admin rights to remove.")
+            doc["role"] = (Role.ADMIN if admin else Role.TEACHER).value
+
+        action = Action.GRANT_ADMIN if admin else Action.REMOVE_ADMIN
+        return self._change_one(actor, account_id, action, action.value, change)
+
     # ---------------------------------------------------- suspend and restore
     def suspend(self, actor: Actor, account_id: str) -> Account:
-        with self.store.transaction() as tx:
-            acting = self.acting_account(tx, actor)
-            doc = self.target_doc(tx, acting, account_id)
-            target = Account.from_doc(doc)
-            self.require(tx, actor, Action.SUSPEND, target)
+        def change(target: Account, doc: dict[str, Any]) -> None:
             if not target.active:
                 raise Conflict(f"{target.name} is already suspended.")
-            before = public_fields(doc)
             doc.update(
                 status=Status.SUSPENDED.value,
                 suspended_at=self.now().isoformat(),
                 snoozed_until=None,
             )
-            tx.put(ACCOUNTS, account_id, doc)
-            self.audit(
-                tx,
-                actor,
-                acting,
-                "suspend",
-                doc["centre_id"],
-                doc["email"],
-                before,
-                public_fields(doc),
-            )
-            return Account.from_doc(doc)
+
+        return self._change_one(actor, account_id, Action.SUSPEND, "suspend", change)
 
     def restore(self, actor: Actor, account_id: str) -> Account:
-        with self.store.transaction() as tx:
-            acting = self.acting_account(tx, actor)
-            doc = self.target_doc(tx, acting, account_id)
-            target = Account.from_doc(doc)
-            self.require(tx, actor, Action.RESTORE, target)
+        def change(target: Account, doc: dict[str, Any]) -> None:
             if target.active:
                 raise Conflict(f"{target.name} is not suspended; nothing to restore.")
-            before = public_fields(doc)
             doc.update(status=Status.ACTIVE.value, suspended_at=None, snoozed_until=None)
-            tx.put(ACCOUNTS, account_id, doc)
-            self.audit(
-                tx,
-                actor,
-                acting,
-                "restore",
-                doc["centre_id"],
-                doc["email"],
-                before,
-                public_fields(doc),
-            )
-            return Account.from_doc(doc)
+
+        return self._change_one(actor, account_id, Action.RESTORE, "restore", change)
 
     def snooze(self, actor: Actor, account_id: str, days: int = 7) -> Account:
         """Hide a suspended account from the reminder digests for ``days``."""
-        with self.store.transaction() as tx:
-            acting = self.acting_account(tx, actor)
-            doc = self.target_doc(tx, acting, account_id)
-            target = Account.from_doc(doc)
-            self.require(tx, actor, Action.SUSPEND, target)
+
+        def change(target: Account, doc: dict[str, Any]) -> None:
             if target.active:
                 raise Conflict(f"{target.name} is not suspended; there is nothing to snooze.")
-            until = self.now() + timedelta(days=days)
-            doc["snoozed_until"] = until.isoformat()
-            tx.put(ACCOUNTS, account_id, doc)
-            self.audit(
-                tx,
-                actor,
-                acting,
-                "snooze",
-                doc["centre_id"],
-                doc["email"],
-                {"snoozed_until": None},
-                {"snoozed_until": doc["snoozed_until"]},
-            )
-            return Account.from_doc(doc)
+            doc["snoozed_until"] = (self.now() + timedelta(days=days)).isoformat()
+
+        return self._change_one(actor, account_id, Action.SUSPEND, "snooze", change)
 
     # --------------------------------------------------------------- delete
     def delete(self, actor: Actor, account_id: str) -> Account:

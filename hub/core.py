@@ -23,7 +23,16 @@ from storage import Store, Transaction
 
 NO_SUCH_ACCOUNT = "There is no account with that email address in your centre."
 # Fields of an account that the audit log records (never the password hash).
-AUDITED_FIELDS = ("name", "email", "role", "status", "sites", "invitation_pending")
+AUDITED_FIELDS = (
+    "name",
+    "email",
+    "role",
+    "status",
+    "sites",
+    "invitation_pending",
+    "suspended_at",
+    "snoozed_until",
+)
 
 
 def utcnow() -> datetime:
