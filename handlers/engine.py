@@ -42,7 +42,11 @@ LAUNCHERS = "launchers"
 IDLE_LIMIT = timedelta(minutes=15)
 LAUNCHER_LIFETIME = timedelta(days=8)
 CANCEL_WORDS = {"cancel", "/cancel", "stop", "quit"}
-NOT_SAVED = "Sorry, that was not saved: {reason} Nothing was changed; please try again later."
+NOT_SAVED = "{reason} Nothing was changed; please try again in a moment."
+BROKEN = (
+    "Sorry, something went wrong on our side and was logged; nothing more was changed. "
+    "Please try again, or send 'cancel' to start afresh."
+)
 EXPIRED = "Your earlier '{name}' conversation expired after 15 minutes idle; nothing was changed."
 UPLOAD_FIRST = "To add accounts from a file, send 'import' first, then the CSV file."
 STALE_BUTTON = "That button belongs to an earlier message, or was already used; nothing was done."
@@ -76,9 +80,10 @@ class Engine:
                 return self._handle(person, event)
             except StoreError as exc:
                 log.error("store error for %s: %s", person.key, exc)
-                return [
-                    Reply((line(NOT_SAVED.format(reason=str(exc).rstrip(".") + ".")),), final=True)
-                ]
+                return [say(NOT_SAVED.format(reason=exc), final=True)]
+            except Exception:  # a bug: log it, never show a traceback to a person
+                log.exception("conversation failed for %s", person.key)
+                return [say(BROKEN, final=True)]
             finally:
                 self.on_change()
 
