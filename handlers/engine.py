@@ -291,11 +291,8 @@ class Engine:
             answer = Answer(text=to.args, value=to.value)
             return replies + self._start(person, me, to.name, answer, to.carry)
         if c.next_step is None:
-            self._forget(person)
-            return [reply]
-        labels = {}
-        for item in reply.all_buttons():
-            labels[item.token] = item.label
+            return self._kept(reply, lambda: self._forget(person))
+        labels = {item.token: item.label for item in reply.all_buttons()}
         doc = {
             "name": conversation.name,
             "step": c.next_step,
@@ -307,8 +304,28 @@ class Engine:
             "account_id": person.account_id,
             "updated_at": self.hub.now().isoformat(),
         }
-        with self.store.transaction() as tx:
-            tx.put(STATES, person.key, doc)
+
+        def save() -> None:
+            with self.store.transaction() as tx:
+                tx.put(STATES, person.key, doc)
+
+        return self._kept(reply, save)
+
+    @staticmethod
+    def _kept(reply: Reply, write_state: Callable[[], None]) -> list[Reply]:
+        """Store the conversation's new state. The reply stands even if that
+        fails: whatever the step changed in the hub is already on disk, so
+        the person must hear of it, and of the lost conversation."""
+        try:
+            write_state()
+        except StoreError as exc:
+            log.error("conversation state not saved: %s", exc)
+            return [
+                reply,
+                say(
+                    f"{exc} This conversation could not be kept; please start it again.", final=True
+                ),
+            ]
         return [reply]
 
     def _cancel(self, person: Person, state: dict[str, Any]) -> list[Reply]:
