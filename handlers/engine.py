@@ -291,7 +291,8 @@ class Engine:
             answer = Answer(text=to.args, value=to.value)
             return replies + self._start(person, me, to.name, answer, to.carry)
         if c.next_step is None:
-            return self._kept(reply, lambda: self._forget(person))
+            self._forget(person)
+            return [reply]
         labels = {item.token: item.label for item in reply.all_buttons()}
         doc = {
             "name": conversation.name,
@@ -333,9 +334,15 @@ class Engine:
         return [say(f"Cancelled '{state['name']}'; nothing was changed.", final=True)]
 
     def _forget(self, person: Person) -> None:
+        """End the stored conversation. A failure to write is logged, not
+        raised: the reply about what was done matters more, and a state left
+        behind expires by itself."""
         if self.store.get(STATES, person.key) is not None:
-            with self.store.transaction() as tx:
-                tx.delete(STATES, person.key)
+            try:
+                with self.store.transaction() as tx:
+                    tx.delete(STATES, person.key)
+            except StoreError as exc:
+                log.error("conversation state not cleared: %s", exc)
 
     def _expired(self, state: dict[str, Any]) -> bool:
         return datetime.fromisoformat(state["updated_at"]) < self.hub.now() - IDLE_LIMIT
