@@ -1,0 +1,54 @@
+"""How long the bot's own work takes per message, from receiving a platform
+event to making its reply call (what `make load` reports as p50/p99).
+
+Front ends call :func:`observe` with the time the event arrived; the web
+server publishes :func:`summary` at ``/metrics``. Waiting for a platform's
+rate limit or network is not the bot's work and is not counted.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+
+_samples: deque[float] = deque(maxlen=200_000)
+_count = 0
+_lock = threading.Lock()
+
+
+def now() -> float:
+    return time.perf_counter()
+
+
+def observe(started: float) -> None:
+    global _count
+    elapsed = time.perf_counter() - started
+    with _lock:
+        _samples.append(elapsed)
+        _count += 1
+
+
+def summary() -> dict[str, float | int]:
+    with _lock:
+        ordered = sorted(_samples)
+        count = _count
+    if not ordered:
+        return {"messages": 0}
+
+    def pct(p: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
+
+    return {
+        "messages": count,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(ordered[-1] * 1000, 3),
+    }
+
+
+def reset() -> None:
+    global _count
+    with _lock:
+        _samples.clear()
+        _count = 0
