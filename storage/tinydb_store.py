@@ -46,6 +46,7 @@ META_KEY = "store"
 # Compact when the journal passes this size: replay stays quick at start-up,
 # and the pause (one snapshot write) comes rarely.
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+_WRITE_REFUSED = "write through TinyDBStore.transaction(), never TinyDB's table API"
 
 
 def clone(value: Any) -> Any:
@@ -62,6 +63,14 @@ class _StrKeyTable(Table):
 
     document_id_class = str  # type: ignore[assignment]
 
+    def _update_table(self, updater: Callable[[dict[Any, Any]], None]) -> None:
+        # Every TinyDB table write (insert, update, upsert, remove, truncate)
+        # comes here; refuse before it edits the live documents in memory.
+        raise RuntimeError(_WRITE_REFUSED)
+
+    def _get_next_id(self) -> Any:  # insert asks for an id first
+        raise RuntimeError(_WRITE_REFUSED)
+
 
 class MemorySnapshotStorage(Storage):
     """A TinyDB storage that keeps the database in memory.
@@ -74,10 +83,11 @@ class MemorySnapshotStorage(Storage):
         self.memory = data
 
     def read(self) -> dict[str, dict[str, Any]]:
-        return self.memory
+        # A new outer dict: TinyDB's drop_table() deletes from what it read.
+        return dict(self.memory)
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        raise RuntimeError("write through TinyDBStore.transaction(), never TinyDB's table API")
+        raise RuntimeError(_WRITE_REFUSED)
 
 
 class _NotCached:
