@@ -7,6 +7,7 @@ Nothing of our own is mocked: tests drive the real hub over the real store.
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ from aiosmtpd.controller import Controller
 from hub import Account, Actor, Hub, NewAccount
 from hub import schema as hub_schema
 from hub.progression import DataRow
-from hub.schema import INDEXES, migrate
+from hub.schema import INDEXES, OUTBOX, TOKENS, migrate
+from hub.tokens import digest
 from storage.tinydb_store import TinyDBStore
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +92,26 @@ def unchanged(store: TinyDBStore, data_dir: Path) -> Callable[[], AbstractContex
         assert journal.stat().st_size == size
 
     return check
+
+
+def usable_token(store: Any, email: str) -> str:
+    """The raw token of the one unused link emailed to ``email`` (read from
+    the outbox, as the recipient would from the email)."""
+    found = []
+    for doc in store.scan(OUTBOX):
+        if doc["to_email"] != email:
+            continue
+        for raw in re.findall(r"token=([A-Za-z0-9_\-]+)", doc["text"]):
+            token = store.get(TOKENS, digest(raw))
+            if token is not None and not token.get("used_at"):
+                found.append(raw)
+    assert len(found) == 1, f"{len(found)} usable links emailed to {email}"
+    return found[0]
+
+
+@pytest.fixture
+def link_token() -> Callable[[Any, str], str]:
+    return usable_token
 
 
 @pytest.fixture
