@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format bench load install clean
+.PHONY: run test lint format bench load install clean chromium
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hubbot run
 
-test: $(STAMP)
+# Headless Chromium from Debian's packages for the set-password page's browser
+# test; does nothing when it is already installed.
+chromium:
+	.ci/install-chromium
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q

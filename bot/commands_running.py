@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -134,6 +133,12 @@ def cmd_remind(args: argparse.Namespace, cfg: Config) -> int:
         app.close()
 
 
+def cmd_web(args: argparse.Namespace, cfg: Config) -> int:
+    from bot.web.cli import cmd_web as serve  # Starlette and uvicorn only when used
+
+    return serve(args, cfg)
+
+
 def register(add: Callable[..., Any]) -> None:
     """Add the running commands to the ``hubbot`` parser."""
     add(
@@ -148,8 +153,4 @@ def register(add: Callable[..., Any]) -> None:
     add("slack", _platform_command("slack"), "run the Slack front end (and reminders)")
     p = add("remind", cmd_remind, "send today's reminder digests")
     p.add_argument("--now", action="store_true", help="run the digest now")
-    for module in ("bot.web.cli",):
-        try:
-            importlib.import_module(module).register(add)
-        except ModuleNotFoundError:
-            pass
+    add("web", cmd_web, "serve the set-password page and /healthz on their own")

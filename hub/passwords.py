@@ -34,6 +34,16 @@ class LinkInfo:
     account_name: str
     centre_name: str
     kind: str  # "invitation" or "reset"
+    email: str = ""  # shown on the page and given to password managers
+
+
+class PasswordRefused(Invalid):
+    """The new password breaks the policy; ``problems`` lists every reason,
+    one sentence each, so a page can show them as a list."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(" ".join(problems))
+        self.problems = list(problems)
 
 
 @functools.cache
@@ -92,17 +102,18 @@ class Passwords(HubCore):
         with self.store.transaction() as tx:
             doc, account_doc = self._usable_token(tx, raw)
             centre = tx.get(CENTRES, account_doc["centre_id"]) or {"name": ""}
-            return LinkInfo(account_doc["name"], centre["name"], doc["kind"])
+            return LinkInfo(account_doc["name"], centre["name"], doc["kind"], account_doc["email"])
 
     def set_password(self, raw: str, password: str) -> Account:
         """Store the new password's hash and use the link up, or raise
-        :class:`LinkInvalid` / :class:`Invalid` with every policy problem."""
+        :class:`LinkInvalid` / :class:`PasswordRefused` (an :class:`Invalid`)
+        with every policy problem."""
         with self.store.transaction() as tx:
             doc, account_doc = self._usable_token(tx, raw)
             account = Account.from_doc(account_doc)
             problems = password_problems(password, account)
             if problems:
-                raise Invalid(" ".join(problems))
+                raise PasswordRefused(problems)
             before = public_fields(account_doc)
             account_doc["password_hash"] = hash_password(password)
             account_doc["invitation_pending"] = False
