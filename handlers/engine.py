@@ -52,6 +52,7 @@ UPLOAD_FIRST = "To add accounts from a file, send 'import' first, then the CSV f
 STALE_BUTTON = "That button belongs to an earlier message, or was already used; nothing was done."
 TEACHERS_ONLY = "Teachers can use 'me' and 'reset' only; please ask your coordinator."
 UNKNOWN = "Send 'help' to see what you can do."
+NOTHING_TO_CANCEL = "There is nothing to cancel. " + UNKNOWN
 PRESS_CONFIRM = "Please press {label} to go ahead, or Cancel."
 
 
@@ -180,6 +181,8 @@ class Engine:
             answer = Answer(filename=event.filename, data=event.data)
             return notes + self._step(person, me, state, answer)
         text = event.text.strip()
+        if state is None and text.lower() in CANCEL_WORDS:
+            return [*notes, say(NOTHING_TO_CANCEL, final=True)]
         if state is None:
             word, _, rest = text.lstrip("/").partition(" ")
             return notes + self._start(
