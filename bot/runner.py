@@ -84,11 +84,7 @@ class Runner:
         self._stopped = threading.Event()
 
     def _web(self):  # type: ignore[no-untyped-def]
-        try:
-            from bot.web import WebServer, build_web_app
-        except ModuleNotFoundError:  # TODO(lead): remove once bot.web lands
-            log.warning("the web page is not part of this build yet")
-            return None
+        from bot.web import WebServer, build_web_app
 
         mounts: dict[str, object] = {}
         for frontend in self.frontends.values():
