@@ -14,6 +14,7 @@ from hub.errors import Invalid, NotAllowed
 from hub.model import Account, Actor, AuditEntry, DataHeldSummary, Role, Status
 from hub.permissions import Action
 from hub.schema import ACCOUNTS, AUDIT, DATA
+from hub.sites import DATA_SITES
 
 STATUS_FILTERS = ("active", "suspended", "pending")
 ROLE_FILTERS = tuple(r.value for r in Role)
@@ -60,10 +61,10 @@ class Directory(HubCore):
             return account
 
     def data_held(self, account_id: str) -> DataHeldSummary:
-        counts: dict[str, int] = {}
+        counts = dict.fromkeys(DATA_SITES, 0)  # the sites in the hub's own order
         for item in self.store.lookup(DATA, "owner_id", account_id):
             counts[item["site"]] = counts.get(item["site"], 0) + 1
-        return DataHeldSummary(counts)
+        return DataHeldSummary({site: n for site, n in counts.items() if n})
 
     def centre_accounts(self, centre_id: str) -> list[Account]:
         accounts = [

@@ -6,7 +6,9 @@ from __future__ import annotations
 from handlers.conversation import Answer, Conversation, Ctx
 from handlers.replies import Reply, b, line
 from hub import Action, Role
+from hub.validation import lookup_key
 
+OWN_ONLY = "Teachers can only reset their own password: send 'reset' on its own for yours."
 ASK = "Whose password should be reset? Send the email address or part of the name."
 
 
@@ -20,6 +22,9 @@ class Reset(Conversation):
     def start(self, c: Ctx, arg: Answer) -> Reply:
         assert c.me is not None
         if c.me.role is Role.TEACHER and not arg.value:
+            typed = arg.text.strip()
+            if typed and lookup_key(typed) != lookup_key(c.me.email):
+                return c.end(OWN_ONLY)  # never quietly swap in their own account
             return self.on_account(c, Answer(value=f"acc:{c.me.account_id}"))
         return self.prefilled(c, arg, "account", ASK)
 
