@@ -197,6 +197,9 @@ def build_web_app(
             Exception: server_error,
         },
     )
+    # Starlette would answer "/healthz/" with a redirect built from the
+    # request's Host header: no links from Host headers, so a plain 404.
+    starlette.router.redirect_slashes = False
     # Outside Starlette's own error middleware, so that a 500 gets the
     # headers and the log line too.
     return SecurityHeaders(AccessLog(starlette), https=https)
