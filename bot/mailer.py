@@ -17,7 +17,7 @@ import ssl
 import threading
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.policy import SMTP, SMTPUTF8
 from email.utils import format_datetime
 from pathlib import Path
 
@@ -27,6 +27,10 @@ from storage import Store, StoreError
 
 log = logging.getLogger(__name__)
 STRICT = SMTP.clone(raise_on_defect=True)
+# For an internationalised recipient (RFC 6531/6532): the email package's
+# Address refuses a non-ASCII local part and the strict policy would too, so
+# such a header is written as UTF-8 text; line breaks are still refused below.
+INTERNATIONAL = SMTPUTF8
 
 
 class HeaderInjection(ValueError):
@@ -40,13 +44,22 @@ def _no_line_breaks(value: str, what: str) -> str:
     return value
 
 
+def _recipient(name: str, addr: str) -> Address | str:
+    if addr.isascii():
+        return Address(display_name=name, addr_spec=addr)
+    # Quote the name as Address would, then put the UTF-8 address in.
+    if not name:
+        return addr
+    quoted = str(Address(display_name=name, username="x", domain="invalid"))
+    return quoted[: quoted.rindex("<x@invalid>")] + f"<{addr}>"
+
+
 def build_message(email: OutboxEmail, mail_from: str) -> EmailMessage:
-    message = EmailMessage(policy=STRICT)
+    name = _no_line_breaks(email.to_name, "recipient name")
+    addr = _no_line_breaks(email.to_email, "recipient address")
+    message = EmailMessage(policy=STRICT if addr.isascii() else INTERNATIONAL)
     message["From"] = Address("School Support Hub", addr_spec=_no_line_breaks(mail_from, "sender"))
-    message["To"] = Address(
-        display_name=_no_line_breaks(email.to_name, "recipient name"),
-        addr_spec=_no_line_breaks(email.to_email, "recipient address"),
-    )
+    message["To"] = _recipient(name, addr)
     message["Subject"] = _no_line_breaks(email.subject, "subject")
     message["Date"] = format_datetime(email.created_at)
     domain = mail_from.rsplit("@", 1)[-1] or "hub.localhost"
@@ -54,6 +67,16 @@ def build_message(email: OutboxEmail, mail_from: str) -> EmailMessage:
     message.set_content(email.text)
     message.add_alternative(email.html, subtype="html")
     return message
+
+
+def _server_unavailable(exc: BaseException, *, connected: bool) -> bool:
+    """Whether the rest of the pass should wait: no connection could be made
+    (or the file could not be written), or the server went away."""
+    if isinstance(exc, ValueError):  # this message could not be built
+        return False
+    if not connected or isinstance(exc, smtplib.SMTPServerDisconnected):
+        return True
+    return not isinstance(exc, smtplib.SMTPException)  # reset, timeout ...
 
 
 class Mailer:
@@ -93,7 +116,9 @@ class Mailer:
                         reason = f"{exc.__class__.__name__}: {exc}"
                         log.warning("email %s to outbox not delivered: %s", email.email_id, reason)
                         mark_failed_attempt(self.store, email.email_id, self._clock(), reason)
-                        if isinstance(exc, (OSError, smtplib.SMTPServerDisconnected)):
+                        # SMTPException is an OSError too: a refused recipient or
+                        # message is this email's problem, not the server's.
+                        if _server_unavailable(exc, connected=connection is not None):
                             connection = None
                             # The server is down: leave the rest for the next pass.
                             for rest in emails[emails.index(email) + 1 :]:
@@ -144,7 +169,7 @@ class Mailer:
         tmp = path.with_suffix(".eml.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:
-            f.write(message.as_bytes(policy=STRICT))
+            f.write(message.as_bytes())  # its own policy: strict, or UTF-8 headers
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -241,6 +241,14 @@ class _Collect:
     def __init__(self, server: SmtpServer) -> None:
         self.server = server
 
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.server.reject:
+            return "550 5.1.1 No such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.server.received.append(
             (envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.original_content))
@@ -255,12 +263,18 @@ class SmtpServer:
     def __init__(self) -> None:
         self.port = free_port()
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.reject: set[str] = set()  # recipients refused with 550
+        self.smtputf8 = True  # offer SMTPUTF8 (RFC 6531) when started
         self._controller: Controller | None = None
 
     def start(self) -> None:
         # decode_data=False keeps the raw bytes, so header checks see the wire.
         self._controller = Controller(
-            _Collect(self), hostname="127.0.0.1", port=self.port, ready_timeout=5
+            _Collect(self),
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=5,
+            enable_SMTPUTF8=self.smtputf8,
         )
         self._controller.start()
 
