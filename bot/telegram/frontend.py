@@ -117,6 +117,7 @@ class TelegramFrontEnd:
         self._stop: asyncio.Event | None = None
         self._attempted = threading.Event()
         self._running = False
+        self._started_at = 0.0
         self._fatal: Exception | None = None
         quiet_http_logs()
         if self.webhook_url and not urlsplit(self.webhook_url).path.rstrip("/").endswith(PATH):
@@ -212,6 +213,7 @@ class TelegramFrontEnd:
                 except TimeoutError:
                     pass
         self._running = not self._stop.is_set()
+        self._started_at = time.monotonic()
         self._attempted.set()
         if self._running:
             log.info("Telegram front end running (%s)", self.mode)
@@ -288,8 +290,9 @@ class TelegramFrontEnd:
             return False
         if self.webhook_url:
             return True
-        last = self._poll_request.last_ok if self._poll_request else None
-        return last is not None and time.monotonic() - last < self.poll_timeout + 60
+        polled = self._poll_request.last_ok if self._poll_request else None
+        last = max(polled or 0.0, self._started_at)  # a long poll may not have ended yet
+        return time.monotonic() - last < self.poll_timeout + 60
 
     @property
     def running(self) -> bool:

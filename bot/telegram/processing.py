@@ -34,9 +34,11 @@ class Finished:
             self.last_at = time.monotonic()
             self._cond.notify_all()
 
-    def wait_for(self, update_id: int, timeout: float) -> bool:
+    def wait_for(self, update_id: int, timeout: float, times: int = 1) -> bool:
+        """Wait until the update has been through processing ``times`` times
+        (a repeat delivery counts too, even though it does nothing)."""
         with self._cond:
-            return self._cond.wait_for(lambda: update_id in self._ids, timeout)
+            return self._cond.wait_for(lambda: self._ids.count(update_id) >= times, timeout)
 
 
 def chat_key(update: object) -> int | None:

@@ -26,7 +26,7 @@ from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
@@ -163,6 +163,7 @@ class FakeBotAPI:
         self.failures: dict[str, list[ApiError]] = {}
         self.failing: dict[str, ApiError] = {}
         self.webhook: dict[str, Any] | None = None
+        self.polls = 0
         self.log: list[tuple[str, str]] = []  # (who, line): a transcript of the chat
         api = self
 
@@ -181,7 +182,9 @@ class FakeBotAPI:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.handle_error = lambda *a: None  # type: ignore[method-assign]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -199,7 +202,7 @@ class FakeBotAPI:
 
     # -------------------------------------------------------------- HTTP
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
-        path = urlsplit(request.path).path
+        path = unquote(urlsplit(request.path).path)
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else b""
         file_prefix = f"/file/bot{self.token}/"
@@ -314,7 +317,13 @@ class FakeBotAPI:
         offset = int(p.get("offset") or 0)
         deadline = time.monotonic() + float(p.get("timeout") or 0)
         with self.cond:
+            # As on Telegram, a new getUpdates ends the one still waiting (409
+            # there), so a bot that stopped polling takes no updates with it.
+            self.polls += 1
+            mine = self.polls
             while True:
+                if mine != self.polls:
+                    raise ApiError(409, "Conflict: terminated by other getUpdates request")
                 if offset:
                     self.pending = [u for u in self.pending if u["update_id"] >= offset]
                 ready = self.forced + self.pending
@@ -581,6 +590,9 @@ def api() -> Iterator[FakeBotAPI]:
     server.start()
     yield server
     server.stop()
+    if server.log:  # shown by pytest when a test fails
+        print("--- the chat, as the fake Bot API saw it ---")
+        print(server.transcript())
 
 
 def make_app(data_dir: Path, api_url: str, **env: str) -> App:
