@@ -52,3 +52,18 @@ def reset() -> None:
     with _lock:
         _samples.clear()
         _count = 0
+
+
+async def asgi(scope: dict, receive: object, send: object) -> None:  # type: ignore[type-arg]
+    """``GET /metrics``: the summary as JSON (counts and times, nothing else)."""
+    import json
+
+    body = json.dumps(summary()).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,  # type: ignore[operator]
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})  # type: ignore[operator]

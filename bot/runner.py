@@ -84,9 +84,10 @@ class Runner:
         self._stopped = threading.Event()
 
     def _web(self):  # type: ignore[no-untyped-def]
+        from bot import metrics
         from bot.web import WebServer, build_web_app
 
-        mounts: dict[str, object] = {}
+        mounts: dict[str, object] = {"/metrics": metrics.asgi}
         for frontend in self.frontends.values():
             mounts.update(frontend.http_mounts())
         asgi = build_web_app(self.app.hub, mounts=mounts, health=self.health)
