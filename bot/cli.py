@@ -274,3 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `hubbot users export X | head`
         sys.stderr.close()
         return 0
+    except OSError as exc:  # a directory for a file, no permission, disk full ...
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"hubbot: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
