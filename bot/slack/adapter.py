@@ -1,0 +1,504 @@
+"""Slack requests in, engine inputs; replies out, as direct messages.
+
+A thin adapter on a Bolt :class:`~slack_bolt.App`: it translates and never
+decides. Per request:
+
+1. Bolt checks the signature (HTTP mode) and the delivery is claimed in the
+   store (:mod:`bot.slack.dedupe`): a retry or a repeated press does nothing;
+2. the listener acknowledges at once (Slack wants an answer within three
+   seconds), then works on in Bolt's worker thread;
+3. the Slack user is matched to an active hub account by their profile
+   email (:mod:`bot.slack.identity`); anyone else gets a short explanation;
+4. the input goes to the engine and the replies are posted in the person's
+   direct messages with the bot: account data never appears in a channel,
+   whether the conversation began with ``/hub`` in a channel or an
+   ``@mention``. A pressed message loses its buttons (or is replaced, for a
+   page turn), so an old message offers nothing to press twice.
+
+The add-account form is also a modal (``/hub add`` or the App Home button),
+checked on submit with the errors shown in the form; the App Home tab shows
+the centre's counts.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import urllib.request
+from typing import Any
+from urllib.parse import urlparse
+
+from slack_bolt import App, BoltRequest, BoltResponse
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import inbound, render, views
+from bot.slack.dedupe import ProcessedEvents, delivery_key
+from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
+from handlers.conversations.add import parse_one_line
+from handlers.conversations.import_accounts import MAX_UPLOAD
+from handlers.engine import LAUNCHERS, STALE_BUTTON, Engine
+from handlers.replies import Command, Input, Person, Press, Reply, Text, Upload, b, line
+from hub import Action, Actor, Hub, HubError, NewAccount, Role
+from hub.sites import normalise_sites, site_name
+from hub.validation import check_name
+from storage import StoreError
+
+log = logging.getLogger(__name__)
+
+SLASH_COMMAND = "/hub"
+SORRY = (
+    "Sorry, something went wrong on our side and was logged. Please try again, "
+    "or send 'cancel' to start afresh."
+)
+ANSWERED_IN_DM = (
+    "I've answered in our direct messages (under Apps in Slack's sidebar): "
+    "account details are never shown in a channel."
+)
+FILE_TOO_LARGE = "That file is too large (at most 1 MB). Split it and send the parts."
+FILE_TYPE = "Please send a .csv file (saved from a spreadsheet as CSV UTF-8), during 'import'."
+FILE_FAILED = "That file could not be fetched from Slack; please send it again."
+FILE_TYPES = (".csv", ".txt")
+
+
+class SlackAdapter:
+    def __init__(
+        self,
+        hub: Hub,
+        engine: Engine,
+        client: WebClient,
+        *,
+        signing_secret: str,
+        executor: Any,
+        remind_after_days: int = 7,
+        files_host: str = "files.slack.com",
+    ) -> None:
+        self.hub = hub
+        self.engine = engine
+        self.client = client
+        self.identity = Identity(client, hub)
+        self.processed = ProcessedEvents(hub.store, hub.now)
+        self.remind_after_days = remind_after_days
+        self.files_hosts = {files_host, urlparse(client.base_url).hostname or ""}
+        self._dm_channels: dict[str, str] = {}
+        self._user_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        add = engine.conversations.get("add")
+        self._add_words = {"add", *(add.aliases if add else ())}
+        self.bolt = App(
+            client=client,
+            signing_secret=signing_secret,
+            token_verification_enabled=False,  # auth.test happens at start, not at import
+            process_before_response=False,
+            listener_executor=executor,
+            logger=logging.getLogger("bot.slack.bolt"),
+        )
+        self._register(self.bolt)
+
+    # ----------------------------------------------------------- wiring
+    def _register(self, app: App) -> None:
+        app.middleware(self._once)
+        app.command(SLASH_COMMAND)(self.on_slash)
+        app.event("message")(self.on_message)
+        app.event("app_mention")(self.on_mention)
+        app.event("app_home_opened")(self.on_home_opened)
+        app.action(re.compile(rf"^{render.BUTTON_PREFIX}\d+$"))(self.on_button)
+        app.action(re.compile(rf"^{render.TICKS_PREFIX}\d+$"))(self.on_tick)
+        app.action(views.HOME_ADD)(self.on_home_add)
+        app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(self.on_home_command)
+        app.view(views.ADD_CALLBACK)(self.on_add_submitted)
+        app.error(self.on_error)
+
+    def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
+        """Drop a delivery already claimed (Slack's retries, repeated presses)."""
+        key = delivery_key(req.body) if isinstance(req.body, dict) else None
+        if key is not None:
+            try:
+                first = self.processed.claim(key)
+            except StoreError as exc:  # the listener will meet it too and say so
+                log.error("could not record Slack delivery %s: %s", key, exc)
+                first = True
+            if not first:
+                retry = req.headers.get("x-slack-retry-num", [""])[0]
+                log.info("ignored a repeated Slack delivery %s (retry %s)", key, retry or "-")
+                return BoltResponse(status=200, body="")
+        return next()
+
+    # -------------------------------------------------------- listeners
+    def on_slash(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        ack()
+        user = command["user_id"]
+        said = inbound.command(command.get("text"))
+        who = self._who(user, tell=respond)
+        if who is None:
+            return
+        if who.account is None:
+            respond(text=render.escape(who.refusal), response_type="ephemeral")
+            return
+        if isinstance(said, Command) and said.name in self._add_words:
+            if self._open_add_modal(who, command.get("trigger_id"), said.args, tell=respond):
+                return
+        channel = self._converse(who, said)
+        if command.get("channel_id") != channel:
+            respond(text=ANSWERED_IN_DM, response_type="ephemeral")
+
+    def on_message(self, event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id"):
+            return
+        subtype = event.get("subtype")
+        user = event.get("user")
+        if not user or subtype not in (None, "file_share"):
+            return  # edits, deletions, joins, our own updates: nothing to answer
+        who = self._who(user)
+        if who is None:
+            return
+        if who.account is None:
+            self.say(user, who.refusal)
+            return
+        if subtype == "file_share" and event.get("files"):
+            upload = self._download(user, event["files"][0])
+            if upload is not None:
+                self._converse(who, upload)
+            return
+        self._converse(who, Text(inbound.typed_text(event.get("text"))))
+
+    def on_mention(self, event: dict[str, Any]) -> None:
+        user, channel = event.get("user"), event.get("channel", "")
+        if not user or event.get("bot_id"):
+            return
+
+        def note(text: str) -> None:
+            if channel.startswith("D"):
+                self.say(user, text)
+                return
+            self.client.chat_postEphemeral(
+                channel=channel,
+                user=user,
+                text=render.escape(text),
+                thread_ts=event.get("thread_ts"),
+            )
+
+        who = self._who(user, tell=lambda **kw: note(NOT_CHECKED))
+        if who is None:
+            return
+        if who.account is None:
+            note(who.refusal)
+            return
+        dm = self._converse(who, inbound.command(event.get("text")))
+        if channel != dm:
+            note(ANSWERED_IN_DM)
+
+    def on_home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab", "home") == "home" and event.get("user"):
+            self.publish_home(event["user"])
+
+    def on_button(self, ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        pressed = inbound.button_press(body)
+        if pressed is None:
+            return
+        who = self._who(user)
+        if who is None:
+            return
+        if who.account is None:
+            self.say(user, who.refusal)
+            return
+        token, label = pressed
+        with self._lock_for(user):
+            person = self._person(who)
+            replies = self._press(person, token, label, inbound.tick_changes(body))
+            self._deliver(user, replies, pressed=(body, label, token))
+
+    def on_tick(self, ack: Any) -> None:
+        # Tick boxes live in the Slack client until a button of the message is
+        # pressed; their state comes with that press (see on_button).
+        ack()
+
+    def on_home_add(self, ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        who = self._who(user)
+        if who is None:
+            return
+        if who.account is None:
+            self.say(user, who.refusal)
+            return
+        if not self._open_add_modal(who, body.get("trigger_id"), ""):
+            self._converse(who, Command("add"))
+
+    def on_home_command(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user = body["user"]["id"]
+        who = self._who(user)
+        if who is None:
+            return
+        if who.account is None:
+            self.say(user, who.refusal)
+            return
+        self._converse(who, inbound.command(action.get("value")))
+
+    def on_add_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Check the form; errors go back into it, else add and confirm in DM.
+        Everything before ``ack`` is local (the store), well within 3 seconds."""
+        user = body["user"]["id"]
+        name, email, admin, sites = views.read_add_form(view)
+        try:
+            who = self.identity.who(user)
+        except IdentityUnavailable:
+            ack(response_action="errors", errors={"name": NOT_CHECKED})
+            return
+        if who.account is None:
+            ack(response_action="errors", errors={"name": who.refusal})
+            return
+        actor = Actor(who.account.account_id, f"slack:{user}")
+        errors: dict[str, str] = {}
+        try:
+            name = check_name(name)
+        except HubError as exc:
+            errors["name"] = exc.message
+        try:
+            email = self.hub.check_new_email(actor, email)
+        except HubError as exc:
+            errors["email"] = exc.message
+        except StoreError as exc:
+            errors["email"] = f"{exc} Please try again in a moment."
+        if admin and who.account.role is not Role.COORDINATOR:
+            errors["admin"] = "Only the coordinator can give admin rights."
+        try:
+            chosen = normalise_sites(sites)
+        except HubError as exc:
+            errors["sites"] = exc.message
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        try:
+            outcome = self.hub.add_accounts(actor, [NewAccount(name, email, admin, tuple(chosen))])
+        except HubError as exc:
+            ack(response_action="errors", errors={"email": exc.message})
+            return
+        except StoreError as exc:
+            ack(response_action="errors", errors={"email": f"{exc} Nothing was changed."})
+            return
+        if outcome.refused:
+            ack(response_action="errors", errors={"email": outcome.refused[0][1]})
+            return
+        ack()
+        self.engine.on_change()  # an invitation is waiting in the outbox
+        added = outcome.created[0]
+        role = "admin" if added.is_admin else "teacher"
+        done = Reply(
+            (
+                line("Added ", b(added.name), f" <{added.email}> ({role})."),
+                line("Sites: ", ", ".join(site_name(s) for s in added.sites), "."),
+                line("An invitation to set a password was emailed to ", b(added.email), "."),
+            ),
+            final=True,
+        )
+        self._deliver(user, [done])
+
+    def on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        """Bolt answers Slack 200 whatever happens: log, and tell the person."""
+        log.error("Slack listener failed", exc_info=(type(error), error, error.__traceback__))
+        user = inbound.user_id(body) if isinstance(body, dict) else None
+        if not user:
+            return
+        try:
+            self.say(user, SORRY)
+        except Exception as exc:
+            log.error("could not tell %s about the failure either: %s", user, exc)
+
+    # --------------------------------------------------------- the work
+    def _who(self, user: str, tell: Any = None) -> Who | None:
+        """The user's account (or the refusal); None if Slack couldn't say,
+        after telling the user so."""
+        try:
+            return self.identity.who(user)
+        except IdentityUnavailable as exc:
+            log.warning("users.info for %s failed: %s", user, exc)
+            if tell is not None:
+                tell(text=NOT_CHECKED, response_type="ephemeral")
+            else:
+                self.say(user, NOT_CHECKED)
+            return None
+
+    @staticmethod
+    def _person(who: Who) -> Person:
+        assert who.account is not None
+        return Person("slack", who.user_id, who.account.account_id)
+
+    def _converse(self, who: Who, said: Input) -> str:
+        """Hand one input to the engine and post its replies; the DM channel."""
+        with self._lock_for(who.user_id):
+            replies = self.engine.handle(self._person(who), said)
+            return self._deliver(who.user_id, replies)
+
+    def _press(
+        self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
+    ) -> list[Reply]:
+        """A button press. Tick boxes changed on its message first count as
+        presses of those boxes, in order; each answer carries new tokens, so
+        the next box and the button are pressed on the latest answer."""
+        changes = list(tick_changes)
+        for n in range(len(changes)):
+            replies = self.engine.handle(person, Press(changes[n][1]))
+            latest = replies[-1] if replies else None
+            if _stale(replies) or latest is None or not latest.ticks:
+                return replies  # refused, or the conversation moved on: say so
+            fresh = {t.label: t.token for t in latest.ticks}
+            changes[n + 1 :] = [(lb, fresh.get(lb, tk)) for lb, tk in changes[n + 1 :]]
+            token = {bt.label: bt.token for bt in latest.buttons}.get(label, token)
+        return self.engine.handle(person, Press(token))
+
+    def _deliver(
+        self,
+        user: str,
+        replies: list[Reply],
+        pressed: tuple[dict[str, Any], str, str] | None = None,
+    ) -> str:
+        """Post replies in the user's DM; update the pressed message first."""
+        replies = [r for r in replies if not render.is_empty(r)]
+        if pressed is not None:
+            replies = self._update_pressed(replies, *pressed)
+        channel = self.dm_channel(user)
+        for reply in replies:
+            message = render.render(reply)
+            self.client.chat_postMessage(
+                channel=channel, unfurl_links=False, unfurl_media=False, **message.kwargs()
+            )
+        return channel
+
+    def _update_pressed(
+        self, replies: list[Reply], body: dict[str, Any], label: str, token: str
+    ) -> list[Reply]:
+        container = body.get("container") or {}
+        message = body.get("message")
+        if container.get("type") != "message" or not message or container.get("is_ephemeral"):
+            return replies
+        channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+        ts = container.get("message_ts") or message.get("ts")
+        if not channel or not ts:
+            return replies
+        if replies and replies[0].edit:
+            new = render.render(replies[0])
+            self.client.chat_update(channel=channel, ts=ts, **new.kwargs())
+            return replies[1:]
+        if _stale(replies) or self.hub.store.get(LAUNCHERS, token) is not None:
+            return replies  # a refused press, or a digest button that stays usable
+        self.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=message.get("text") or label,
+            blocks=render.answered(message.get("blocks") or [], label),
+        )
+        return replies
+
+    def dm_channel(self, user: str) -> str:
+        with self._guard:
+            channel = self._dm_channels.get(user)
+        if channel is None:
+            channel = self.client.conversations_open(users=user)["channel"]["id"]
+            with self._guard:
+                self._dm_channels[user] = channel
+        return channel
+
+    def say(self, user: str, text: str) -> None:
+        """One line of our own words in the user's DM."""
+        self._deliver(user, [Reply((line(text),), final=True)])
+
+    def push(self, user: str, replies: list[Reply]) -> None:
+        with self._lock_for(user):
+            self._deliver(user, replies)
+
+    def _lock_for(self, user: str) -> threading.Lock:
+        """Replies to one person are posted in the order they were made."""
+        with self._guard:
+            return self._user_locks.setdefault(user, threading.Lock())
+
+    # ------------------------------------------------------------- modal
+    def _open_add_modal(
+        self, who: Who, trigger_id: str | None, args: str, tell: Any = None
+    ) -> bool:
+        """Open the add-account form; False if it could not be opened (the
+        conversation in the DM does the same job then)."""
+        assert who.account is not None
+        why = self.hub.may(Actor(who.account.account_id, f"slack:{who.user_id}"), Action.ADD)
+        if why:
+            if tell is not None:
+                tell(text=render.escape(why), response_type="ephemeral")
+            else:
+                self.say(who.user_id, why)
+            return True
+        if not trigger_id:
+            return False
+        found = parse_one_line(args)
+        view = views.add_modal(
+            who.account.role is Role.COORDINATOR, found.get("name", ""), found.get("email", "")
+        )
+        try:
+            self.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.open failed (%s): the add conversation instead", exc)
+            return False
+        return True
+
+    # -------------------------------------------------------------- home
+    def publish_home(self, user: str) -> None:
+        try:
+            who = self.identity.who(user)
+        except IdentityUnavailable:
+            self.client.views_publish(user_id=user, view=views.home_refused(NOT_CHECKED))
+            return
+        if who.account is None:
+            self.client.views_publish(user_id=user, view=views.home_refused(who.refusal))
+            return
+        account = who.account
+        centre = self.hub.centre(account.centre_id)
+        counts = None
+        if account.role is not Role.TEACHER:
+            counts = self.hub.counts(account.centre_id, self.remind_after_days)
+        allowed = [name for name, _ in self.engine.commands_for(account, "slack")]
+        view = views.home_view(
+            account,
+            centre.name if centre else account.centre_id,
+            counts,
+            allowed,
+            self.remind_after_days,
+        )
+        self.client.views_publish(user_id=user, view=view)
+
+    # ------------------------------------------------------------- files
+    def _download(self, user: str, file: dict[str, Any]) -> Upload | None:
+        name = str(file.get("name") or "upload.csv")
+        if int(file.get("size") or 0) > MAX_UPLOAD:
+            self.say(user, FILE_TOO_LARGE)
+            return None
+        if not name.lower().endswith(FILE_TYPES) and file.get("filetype") not in ("csv", "text"):
+            self.say(user, FILE_TYPE)
+            return None
+        url = str(file.get("url_private_download") or file.get("url_private") or "")
+        parsed = urlparse(url)
+        # The bot token goes only to Slack's own file host (or the configured API host).
+        if parsed.scheme not in ("https", "http") or parsed.hostname not in self.files_hosts:
+            log.warning("refused to fetch a Slack file from %s", parsed.hostname)
+            self.say(user, FILE_FAILED)
+            return None
+        request = urllib.request.Request(
+            url, headers={"Authorization": f"Bearer {self.client.token}"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                data = response.read(MAX_UPLOAD + 1)
+        except OSError as exc:
+            log.warning("fetching a Slack file failed: %s", exc)
+            self.say(user, FILE_FAILED)
+            return None
+        if len(data) > MAX_UPLOAD:
+            self.say(user, FILE_TOO_LARGE)
+            return None
+        return Upload(name, data, str(file.get("mimetype") or ""))
+
+
+def _stale(replies: list[Reply]) -> bool:
+    return bool(replies) and replies[0].text == STALE_BUTTON
