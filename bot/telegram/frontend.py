@@ -118,6 +118,7 @@ class TelegramFrontEnd:
         self._attempted = threading.Event()
         self._running = False
         self._started_at = 0.0
+        self._warned_poll_at = -1e9
         self._fatal: Exception | None = None
         quiet_http_logs()
         if self.webhook_url and not urlsplit(self.webhook_url).path.rstrip("/").endswith(PATH):
@@ -271,7 +272,16 @@ class TelegramFrontEnd:
             await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     def _polling_error(self, exc: TelegramError) -> None:
-        log.warning("polling Telegram for updates failed (%s); retrying", exc)
+        """python-telegram-bot retries with back-off; one warning per outage
+        (and a reminder every few minutes) is enough."""
+        now = time.monotonic()
+        last_ok = self._poll_request.last_ok if self._poll_request else None
+        new_outage = last_ok is not None and last_ok > self._warned_poll_at
+        if new_outage or now - self._warned_poll_at > 300:
+            self._warned_poll_at = now
+            log.warning("polling Telegram for updates failed (%s); retrying", exc)
+        else:
+            log.debug("polling Telegram failed again: %s", exc)
 
     def stop(self) -> None:
         thread, loop, stop = self._thread, self._loop, self._stop
@@ -309,7 +319,12 @@ class TelegramFrontEnd:
             return False
 
         async def enqueue() -> None:
-            await application.update_queue.put(Update.de_json(data, application.bot))
+            try:
+                update = Update.de_json(data, application.bot)
+            except Exception as exc:  # authentic but unreadable: drop it, do not loop
+                log.warning("a Telegram update could not be read: %s", exc.__class__.__name__)
+                return
+            await application.update_queue.put(update)
 
         future = asyncio.run_coroutine_threadsafe(enqueue(), loop)
         await asyncio.wrap_future(future)

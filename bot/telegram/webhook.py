@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,6 +36,7 @@ class WebhookEndpoint:
             raise ValueError("a webhook needs a secret token")
         self._secret = secret.encode()
         self._accept = accept
+        self._warned_at = -1e9
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # run on its own (not mounted): nothing to set up
@@ -52,7 +54,10 @@ class WebhookEndpoint:
             if name.lower() == SECRET_HEADER:
                 given = value
         if not hmac.compare_digest(given, self._secret):
-            log.warning("Telegram webhook: a request with a wrong or missing secret was refused")
+            now = time.monotonic()
+            if now - self._warned_at > 60:  # a flood of them must not flood the log
+                self._warned_at = now
+                log.warning("Telegram webhook: a request without the right secret was refused")
             await _respond(send, 403, b"forbidden")
             return
         body = await _read_body(receive)

@@ -1,0 +1,110 @@
+"""``hubbot telegram`` as an operator runs it: a real process against the fake
+Bot API, stopped with SIGTERM; a refused token is one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load
+from bot.telegram.cli import cmd_telegram, register
+
+from .conftest import TOKEN
+
+REPO = Path(__file__).resolve().parents[2]
+OWN_COMMAND = (
+    "import sys; from bot.app import setup_logging; from bot.config import load; "
+    "from bot.telegram.cli import cmd_telegram; cfg = load(); setup_logging(cfg.log_level); "
+    "sys.exit(cmd_telegram(None, cfg))"
+)
+
+
+def _env(api_url: str, data_dir: Path, token: str = TOKEN) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HUB_", "SLACK_"))}
+    env.update(
+        TELEGRAM_BOT_TOKEN=token,
+        TELEGRAM_API_BASE_URL=api_url,
+        HUB_DATA_DIR=str(data_dir),
+        HUB_HTTP_PORT="0",
+        PYTHONPATH=str(REPO),
+    )
+    return env
+
+
+@pytest.mark.parametrize(
+    "command", [["-m", "bot", "telegram"], ["-c", OWN_COMMAND]], ids=["hubbot", "telegram.cli"]
+)
+def test_hubbot_telegram_answers_and_stops_on_sigterm(api, tmp_path, command) -> None:  # type: ignore[no-untyped-def]
+    process = subprocess.Popen(
+        [sys.executable, *command],
+        cwd=tmp_path,
+        env=_env(api.url, tmp_path / "data"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        api.wait_for(lambda: api.called("getUpdates"), timeout=20)
+        api.push(
+            {
+                "message": {
+                    "message_id": 1,
+                    "date": int(time.time()),
+                    "chat": {"id": 77, "type": "private", "first_name": "Op"},
+                    "from": {"id": 77, "is_bot": False, "first_name": "Op"},
+                    "text": "/start",
+                    "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+                }
+            }
+        )
+        sent = api.wait_for(lambda: api.called("sendMessage"), timeout=20)
+        assert "Welcome to the School Support Hub bot" in sent[0].params["text"]
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "running" in out
+    secret = TOKEN.split(":", 1)[1]
+    assert secret not in out + err
+    assert "Traceback" not in err
+
+
+def test_a_refused_token_is_one_clear_line(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "telegram"],
+        cwd=tmp_path,
+        env=_env(api.url, tmp_path / "data", token="999:not-the-right-one"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "hubbot: Telegram refused TELEGRAM_BOT_TOKEN; check it with @BotFather."
+    )
+    assert "Traceback" not in result.stderr and "not-the-right-one" not in result.stderr
+
+
+def test_register_adds_the_command_and_it_needs_a_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers()
+
+    def add(name, func, help_text):  # type: ignore[no-untyped-def]
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    register(add)
+    assert parser.parse_args(["telegram"]).func is cmd_telegram
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
+        cmd_telegram(argparse.Namespace(), load(environ={}, env_file=None, data_dir=tmp_path))
