@@ -372,3 +372,27 @@ def test_hubbot_web_says_so_when_the_port_is_taken(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith(f"hubbot: The web page can't listen on 127.0.0.1:{port}")
     assert "Traceback" not in result.stderr
+
+
+def test_the_runner_serves_the_page_beside_the_scheduler(tmp_path: Path) -> None:
+    """What ``hubbot run`` starts: the page and /healthz, with the
+    scheduler's state from the runner's own health report."""
+    from bot.app import open_app
+    from bot.runner import Runner
+
+    app = open_app(make_config(tmp_path / "data", free_port()))
+    try:
+        runner = Runner(app, ())
+        runner.start()
+        try:
+            health = httpx.get(f"{app.config.public_url}/healthz", timeout=10)
+            assert health.status_code == 200, health.text
+            assert health.json() == {"store": "ok", "scheduler": "running", "frontends": {}}
+            page = httpx.get(f"{app.config.public_url}/set-password?token=nope", timeout=10)
+            assert page.status_code == 410
+        finally:
+            runner.stop()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{app.config.public_url}/healthz", timeout=2)
+    finally:
+        app.close()
