@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import (
     Application,
     ApplicationHandlerStop,
@@ -201,12 +201,16 @@ class Adapter:
 
     async def on_other(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None:
-            await self._say(context.bot, message.chat_id, NOT_UNDERSTOOD)
+        if message is None or message.effective_attachment is None:
+            return  # a service message (pinned, chat settings...): nothing was said
+        await self._say(context.bot, message.chat_id, NOT_UNDERSTOOD)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
         update_id = update.update_id if isinstance(update, Update) else None
+        if isinstance(error, Forbidden):  # the person blocked the bot: nobody to tell
+            log.info("Telegram update %s: %s", update_id, error)
+            return
         log.error(
             "Telegram update %s failed: %s",
             update_id,

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bot.reminders import digest_reply
-from bot.telegram.adapter import FILE_TOO_LARGE, FILE_TYPE, PRIVATE_ONLY
+from bot.telegram.adapter import FILE_TOO_LARGE, FILE_TYPE, NOT_UNDERSTOOD, PRIVATE_ONLY
 from bot.telegram.updates import TABLE
 from hub.schema import AUDIT
 
@@ -214,3 +214,22 @@ def test_health_follows_polling(bot) -> None:  # type: ignore[no-untyped-def]
     assert bot.healthy()
     bot.stop()
     assert not bot.healthy()
+
+
+def test_turning_a_page_edits_the_message_in_place(linked) -> None:  # type: ignore[no-untyped-def]
+    cora = linked(4313, "Cora Ordinator", COORDINATOR)
+    out = cora.send("/audit")
+    [page] = [m for m in out.sent if "Next" in m.labels()]
+    first = page.text
+    out = cora.press("Next")
+    assert out.sent == [] and out.edited == [page]
+    assert page.text != first and "page 2 of" in page.text and "Previous" in page.labels()
+
+
+def test_photos_get_a_word_and_service_messages_nothing(api, bot, user_factory) -> None:  # type: ignore[no-untyped-def]
+    user = user_factory(4314, "Pat")
+    photo = [{"file_id": "p1", "file_unique_id": "up1", "width": 10, "height": 10}]
+    out = user.deliver({"message": user.message(photo=photo)}, "[sends a photo]")
+    assert out.texts == [NOT_UNDERSTOOD]
+    out = user.deliver({"message": user.message(pinned_message=None, new_chat_title="x")}, "[..]")
+    assert out.sent == []
