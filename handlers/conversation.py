@@ -17,7 +17,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from handlers.replies import Button, ButtonKind, Line, Person, Reply, Span, Tick, b, line
+from handlers.replies import (
+    Button,
+    ButtonKind,
+    Line,
+    Person,
+    Reply,
+    Span,
+    Tick,
+    b,
+    clip,
+    line,
+)
 from hub import Account, Action, Actor, Hub, HubError
 from hub.directory import Page
 
@@ -206,12 +217,12 @@ class Ctx:
                 raise HubError(prompt)
             matches = self.hub.search(self.actor, words, per_page=8)
             if not matches.total:
-                raise HubError(f"No account in your centre matches {words!r}.")
+                raise HubError(f"No account in your centre matches {clip(words)!r}.")
             if matches.total > 1:
                 raise Reask(
                     self.choose(
                         step,
-                        line("Several accounts match ", b(words), ". Which one?"),
+                        line("Several accounts match ", b(clip(words)), ". Which one?"),
                         options=[(a.label, f"acc:{a.account_id}") for a in matches.items],
                     )
                 )

@@ -38,6 +38,13 @@ def line(*parts: str | Span) -> Line:
     return tuple(p if isinstance(p, Span) else Span(p) for p in parts)
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """What someone typed, quoted back in a reply: on one line, at most
+    ``limit`` characters, so a pasted essay is not echoed back whole."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def plain(ln: Line) -> str:
     return "".join(s.text for s in ln)
 

@@ -46,5 +46,8 @@ def normalise_sites(codes: object) -> list[str]:
             chosen.add(code)
     if unknown:
         known = ", ".join(CHOOSABLE)
-        raise Invalid(f"Unknown site {', '.join(unknown)!r}: choose from {known}.")
+        named = ", ".join(unknown)
+        if len(named) > 60:  # quote a typo back, not a pasted essay
+            named = named[:59] + "…"
+        raise Invalid(f"Unknown site {named!r}: choose from {known}.")
     return [code for code in SITES if code in chosen]

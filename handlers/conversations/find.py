@@ -4,7 +4,7 @@ email, filter by status and role, 10 a page; each result opens its card."""
 from __future__ import annotations
 
 from handlers.conversation import Answer, Conversation, Ctx
-from handlers.replies import Reply, b, line
+from handlers.replies import Reply, b, clip, line
 from hub import Action, HubError
 
 FILTERS = {
@@ -76,7 +76,7 @@ class Find(Conversation):
         described = (
             " ".join(
                 part
-                for part in (q["text"] and f"'{q['text']}'", q.get("status"), q.get("role"))
+                for part in (q["text"] and f"'{clip(q['text'])}'", q.get("status"), q.get("role"))
                 if part
             )
             or "everyone"

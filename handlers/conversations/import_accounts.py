@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from handlers import csv_io
 from handlers.conversation import Answer, Conversation, Ctx
-from handlers.replies import Line, Reply, b, line
+from handlers.replies import Line, Reply, b, clip, line
 from hub import Action, HubError, NewAccount
 from hub.sites import site_name
 
@@ -33,7 +33,9 @@ class Import(Conversation):
         valid = [r for r in checked if r.ok]
         lines: list[Line | str] = [f"{len(checked)} row(s) read; {len(valid)} can be added."]
         for row in checked:
-            who = line(b(row.draft.name or "(no name)"), f" <{row.draft.email or 'no email'}>")
+            who = line(
+                b(clip(row.draft.name) or "(no name)"), f" <{clip(row.draft.email) or 'no email'}>"
+            )
             if row.ok:
                 role = "admin" if row.draft.admin else "teacher"
                 sites = ", ".join(site_name(s) for s in row.draft.sites)
