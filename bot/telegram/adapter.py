@@ -20,7 +20,9 @@ import re
 from collections.abc import Sequence
 
 from telegram import (
+    Bot,
     BotCommand,
+    BotCommandScope,
     BotCommandScopeChat,
     BotCommandScopeDefault,
     LinkPreviewOptions,
@@ -226,8 +228,8 @@ class Adapter:
 
     # ---------------------------------------------------------- the engine
     async def converse(
-        self, bot, chat_id: int, event: Input, pressed: Message | None = None
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, bot: Bot, chat_id: int, event: Input, pressed: Message | None = None
+    ) -> None:
         replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
         await self.deliver(bot, chat_id, replies, pressed)
         await self.sync_menu(bot, chat_id, menu)
@@ -251,8 +253,8 @@ class Adapter:
 
     # ----------------------------------------------------------- replies
     async def deliver(
-        self, bot, chat_id: int | str, replies: Sequence[Reply], pressed: Message | None = None
-    ) -> None:  # type: ignore[no-untyped-def]
+        self, bot: Bot, chat_id: int | str, replies: Sequence[Reply], pressed: Message | None = None
+    ) -> None:
         """Send replies; a reply marked ``edit`` replaces the pressed message.
         When nothing replaces it, the pressed message loses its keyboard, so
         it cannot be pressed again."""
@@ -278,7 +280,7 @@ class Adapter:
                     link_preview_options=NO_PREVIEW,
                 )
 
-    async def _edit(self, bot, pressed: Message, message: render.Message) -> bool:  # type: ignore[no-untyped-def]
+    async def _edit(self, bot: Bot, pressed: Message, message: render.Message) -> bool:
         try:
             await bot.edit_message_text(
                 message.text,
@@ -295,7 +297,7 @@ class Adapter:
             return False
         return True
 
-    async def _drop_keyboard(self, bot, pressed: Message) -> None:  # type: ignore[no-untyped-def]
+    async def _drop_keyboard(self, bot: Bot, pressed: Message) -> None:
         if pressed.reply_markup is None or not pressed.reply_markup.inline_keyboard:
             return
         try:
@@ -305,7 +307,7 @@ class Adapter:
         except BadRequest as exc:  # too old, or already without buttons
             log.debug("could not remove a keyboard: %s", exc)
 
-    async def _say(self, bot, chat_id: int, text: str) -> None:  # type: ignore[no-untyped-def]
+    async def _say(self, bot: Bot, chat_id: int, text: str) -> None:
         await bot.send_message(chat_id, render.escape(text), parse_mode=ParseMode.HTML)
 
     async def _answer(self, update: Update) -> None:
@@ -318,12 +320,12 @@ class Adapter:
             log.info("could not answer a button press: %s", exc)
 
     # -------------------------------------------------------- command menu
-    async def set_default_menu(self, bot) -> None:  # type: ignore[no-untyped-def]
+    async def set_default_menu(self, bot: Bot) -> None:
         """The menu of a chat not yet linked (help, link, verify)."""
         menu = await asyncio.to_thread(self.menu_for, None)
         await self._set_menu(bot, menu, BotCommandScopeDefault())
 
-    async def sync_menu(self, bot, chat_id: int, menu: Menu) -> None:  # type: ignore[no-untyped-def]
+    async def sync_menu(self, bot: Bot, chat_id: int, menu: Menu) -> None:
         """A linked chat's menu lists what its person may do; it follows a
         link, an unlink or a change of role."""
         if self._menus.get(chat_id) == menu:
@@ -331,7 +333,7 @@ class Adapter:
         self._menus[chat_id] = menu  # also on failure: one try per change
         await self._set_menu(bot, menu, BotCommandScopeChat(chat_id))
 
-    async def _set_menu(self, bot, menu: Menu, scope) -> None:  # type: ignore[no-untyped-def]
+    async def _set_menu(self, bot: Bot, menu: Menu, scope: BotCommandScope) -> None:
         try:
             await bot.set_my_commands(
                 [BotCommand(name, summary[:256]) for name, summary in menu], scope=scope

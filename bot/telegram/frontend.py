@@ -116,6 +116,7 @@ class TelegramFrontEnd:
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._attempted = threading.Event()
+        self._stop_requested = threading.Event()
         self._running = False
         self._started_at = 0.0
         self._warned_poll_at = -1e9
@@ -164,6 +165,10 @@ class TelegramFrontEnd:
         Raises :class:`TelegramRefused` when Telegram refuses the token."""
         if self._thread is not None:
             return
+        self._stop = asyncio.Event()  # set from stop(), through the loop
+        self._stop_requested.clear()
+        self._attempted.clear()
+        self._fatal = None
         self._thread = threading.Thread(target=self._run, name="telegram", daemon=True)
         self._thread.start()
         self._attempted.wait(self.start_wait)
@@ -185,7 +190,9 @@ class TelegramFrontEnd:
             loop.close()
 
     async def _main(self) -> None:
-        self._stop = asyncio.Event()
+        assert self._stop is not None
+        if self._stop_requested.is_set():  # stop() came before the loop was there
+            self._stop.set()
         self.application = self.build()
         while not self._stop.is_set():
             try:
@@ -287,6 +294,7 @@ class TelegramFrontEnd:
         thread, loop, stop = self._thread, self._loop, self._stop
         if thread is None:
             return
+        self._stop_requested.set()
         if loop is not None and stop is not None and not loop.is_closed():
             try:
                 loop.call_soon_threadsafe(stop.set)

@@ -233,3 +233,19 @@ def test_photos_get_a_word_and_service_messages_nothing(api, bot, user_factory) 
     assert out.texts == [NOT_UNDERSTOOD]
     out = user.deliver({"message": user.message(pinned_message=None, new_chat_title="x")}, "[..]")
     assert out.sent == []
+
+
+def test_telegram_unreachable_at_start_is_retried(api, hub_app, start_bot, caplog) -> None:  # type: ignore[no-untyped-def]
+    api.fail_next("getMe", 502, "Bad Gateway")
+    caplog.set_level(logging.WARNING)
+    frontend = start_bot(hub_app, retry_start_every=0.2)  # returns after the first try
+    assert any("not reachable" in r.getMessage() for r in caplog.records)
+    api.wait_for(lambda: frontend.healthy() or None, timeout=10)
+    user = TgUser(api, frontend, 4315, "Late")
+    assert "Welcome" in user.send("/start").text
+
+
+def test_stop_right_after_start(hub_app, start_bot) -> None:  # type: ignore[no-untyped-def]
+    frontend = start_bot(hub_app, start_wait=0)
+    frontend.stop()
+    assert not frontend.healthy() and not frontend.running
