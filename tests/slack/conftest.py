@@ -9,10 +9,12 @@ Nothing of ours is mocked: the front end runs on a real TinyDB store in
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import itertools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -438,8 +440,9 @@ class SlackUser:
 
     # -------------------------------------------------------- messages
     def messages(self) -> list[dict[str, Any]]:
-        """The bot's messages in this user's DM, oldest first."""
-        found = [m for (ch, _), m in self.bot.api.messages.items() if ch == self.dm]
+        """The bot's messages in this user's DM, oldest first, as they are
+        now (copies: a later chat.update does not change what a test holds)."""
+        found = [copy.deepcopy(m) for (ch, _), m in self.bot.api.messages.items() if ch == self.dm]
         return sorted(found, key=lambda m: m["ts"])
 
     def last(self) -> dict[str, Any]:
@@ -623,8 +626,6 @@ def _find(message: dict[str, Any], label: str) -> Any:
 def _slack_markup(text: str) -> str:
     """What Slack's client sends for typed text: entities, and addresses as
     mailto links."""
-    import re
-
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return re.sub(r"[\w.+-]+@[\w-]+(\.[\w-]+)+", lambda m: f"<mailto:{m[0]}|{m[0]}>", text)
 
