@@ -759,7 +759,9 @@ def test_audit_pages_the_latest_changes(demo, coordinator) -> None:  # type: ign
     assert "via console:" in coordinator.text
     assert coordinator.buttons == ["Next"]
     coordinator.press("Next")
-    assert coordinator.has("page 2 of 2", "suspend farid.nasser@demo.school")
+    assert coordinator.has(
+        "page 2 of 2", "create centre DEMO01", "suspend farid.nasser@demo.school"
+    )
     coordinator.press("Previous")
     assert coordinator.has("page 1 of 2")
     coordinator.say("Next")  # typed label
