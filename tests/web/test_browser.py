@@ -95,6 +95,14 @@ def screenshot(driver, name: str, *, mobile: bool = False) -> Path:  # type: ign
     return path
 
 
+def wait_for_title(driver, title: str) -> None:  # type: ignore[no-untyped-def]
+    """After a click, the next page: chromedriver may return before it loads."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, 15).until(expected_conditions.title_is(f"{title} – School Support Hub"))
+
+
 def problems_in_console(driver) -> list[str]:  # type: ignore[no-untyped-def]
     """CSP violations, failed loads, anything the browser complained about,
     except the page's own 4xx status (the refused and used-link pages)."""
@@ -132,6 +140,7 @@ def test_a_teacher_sets_a_password_in_a_real_browser(site: Site, web: Served, br
     password.send_keys(GOOD_PASSWORD)
     confirm.send_keys(GOOD_PASSWORD)
     button.click()
+    wait_for_title(browser, "Your password is set")
 
     assert browser.find_element(By.TAG_NAME, "h1").text == "Your password is set"
     assert "tess@riverside.school" in browser.find_element(By.TAG_NAME, "main").text
@@ -143,6 +152,7 @@ def test_a_teacher_sets_a_password_in_a_real_browser(site: Site, web: Served, br
     assert doc is not None and doc["password_hash"].startswith("$argon2id$")
 
     browser.get(link.url)  # the same link again
+    wait_for_title(browser, "This link can't be used")
     assert browser.find_element(By.TAG_NAME, "h1").text == "This link can't be used"
     assert "coordinator" in browser.find_element(By.TAG_NAME, "main").text
     assert not browser.find_elements(By.TAG_NAME, "form")
@@ -170,6 +180,7 @@ def test_the_form_fits_a_phone_and_shows_problems(site: Site, web: Served) -> No
         driver.find_element(By.ID, "password").send_keys("tess teacher 2026")
         driver.find_element(By.ID, "confirm").send_keys("tess teacher 2026")
         driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        wait_for_title(driver, "Error: Set your password")
         alert = driver.find_element(By.CSS_SELECTOR, "[role=alert]")
         assert "Don't use your name or email address" in alert.text
         assert driver.find_element(By.ID, "password").get_attribute("value") == ""
