@@ -197,12 +197,23 @@ def test_a_resent_invitation_kills_the_old_link(site: Site, web: Served) -> None
         ("password1234", "That password is too common"),
         ("Password-1234", "That password is too common"),
         ("qwertyuiop123", "That password is too common"),
+        ("School-Support-Hub-2026", "That password is too common"),
         ("Tess Teacher 2026!", "Don&#x27;t use your name or email address"),
         ("teacher-river-blue", "Don&#x27;t use your name or email address"),
         ("x tess@riverside.school", "Don&#x27;t use your name or email address"),
         ("x" * 257, "Use at most 256 characters."),
     ],
-    ids=["short", "common", "common-mangled", "keyboard", "name", "surname", "email", "too-long"],
+    ids=[
+        "short",
+        "common",
+        "common-mangled",
+        "keyboard",
+        "hub-name",
+        "name",
+        "surname",
+        "email",
+        "too-long",
+    ],
 )
 def test_a_weak_password_is_refused_with_the_reason(
     site: Site, web: Served, password: str, problem: str
