@@ -95,9 +95,14 @@ def _platform_command(platform: str) -> Callable[[argparse.Namespace, Config], i
         app = open_app(cfg)
         try:
             runner = Runner(app, (platform,))
-            runner.start()
-            print(f"The {platform} front end is running. Ctrl-C to stop.", flush=True)
             try:
+                runner.start()  # stopped again below if a front end refuses to start
+                mode = getattr(runner.frontends[platform], "mode", "")
+                print(
+                    f"The {platform} front end is running{f' ({mode})' if mode else ''}; "
+                    f"the web page on {cfg.http_host}:{cfg.http_port}. Ctrl-C to stop.",
+                    flush=True,
+                )
                 runner.wait()
             finally:
                 runner.stop()

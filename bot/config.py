@@ -40,6 +40,7 @@ class Config:
     telegram_api_base_url: str = ""
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = _secret()
+    telegram_max_rate: int = 30
     slack_bot_token: str = _secret()
     slack_app_token: str = _secret()
     slack_signing_secret: str = _secret()
@@ -80,6 +81,7 @@ ENV = {
     "TELEGRAM_API_BASE_URL": "telegram_api_base_url",
     "TELEGRAM_WEBHOOK_URL": "telegram_webhook_url",
     "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
+    "TELEGRAM_MAX_MESSAGES_PER_SECOND": "telegram_max_rate",
     "SLACK_BOT_TOKEN": "slack_bot_token",
     "SLACK_APP_TOKEN": "slack_app_token",
     "SLACK_SIGNING_SECRET": "slack_signing_secret",

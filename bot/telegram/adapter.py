@@ -42,6 +42,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot import metrics
 from bot.telegram import render
 from bot.telegram.updates import ProcessedUpdates
 from handlers.conversations.import_accounts import MAX_UPLOAD
@@ -230,7 +231,9 @@ class Adapter:
     async def converse(
         self, bot: Bot, chat_id: int, event: Input, pressed: Message | None = None
     ) -> None:
+        started = metrics.now()
         replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
+        metrics.observe(started)  # the bot's own work ends where the reply call starts
         await self.deliver(bot, chat_id, replies, pressed)
         await self.sync_menu(bot, chat_id, menu)
 

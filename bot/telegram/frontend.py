@@ -366,4 +366,5 @@ class TelegramFrontEnd:
 
 
 def create(app: App, engine: Engine) -> TelegramFrontEnd:
-    return TelegramFrontEnd(app, engine)
+    rate = app.config.telegram_max_rate
+    return TelegramFrontEnd(app, engine, flood=FloodControl(overall=(rate, 1.0)))

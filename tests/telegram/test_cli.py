@@ -3,7 +3,6 @@ Bot API, stopped with SIGTERM; a refused token is one clear line."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import subprocess
@@ -11,19 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from bot.config import ConfigError, load
-from bot.telegram.cli import cmd_telegram, register
+from bot.cli import main
 
 from .conftest import TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
-OWN_COMMAND = (
-    "import sys; from bot.app import setup_logging; from bot.config import load; "
-    "from bot.telegram.cli import cmd_telegram; cfg = load(); setup_logging(cfg.log_level); "
-    "sys.exit(cmd_telegram(None, cfg))"
-)
 
 
 def _env(api_url: str, data_dir: Path, token: str = TOKEN) -> dict[str, str]:
@@ -38,12 +29,9 @@ def _env(api_url: str, data_dir: Path, token: str = TOKEN) -> dict[str, str]:
     return env
 
 
-@pytest.mark.parametrize(
-    "command", [["-m", "bot", "telegram"], ["-c", OWN_COMMAND]], ids=["hubbot", "telegram.cli"]
-)
-def test_hubbot_telegram_answers_and_stops_on_sigterm(api, tmp_path, command) -> None:  # type: ignore[no-untyped-def]
+def test_hubbot_telegram_answers_and_stops_on_sigterm(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
     process = subprocess.Popen(
-        [sys.executable, *command],
+        [sys.executable, "-m", "bot", "telegram"],
         cwd=tmp_path,
         env=_env(api.url, tmp_path / "data"),
         stdout=subprocess.PIPE,
@@ -95,16 +83,8 @@ def test_a_refused_token_is_one_clear_line(api, tmp_path) -> None:  # type: igno
     assert "Traceback" not in result.stderr and "not-the-right-one" not in result.stderr
 
 
-def test_register_adds_the_command_and_it_needs_a_token(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    parser = argparse.ArgumentParser()
-    sub = parser.add_subparsers()
-
-    def add(name, func, help_text):  # type: ignore[no-untyped-def]
-        p = sub.add_parser(name, help=help_text)
-        p.set_defaults(func=func)
-        return p
-
-    register(add)
-    assert parser.parse_args(["telegram"]).func is cmd_telegram
-    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN"):
-        cmd_telegram(argparse.Namespace(), load(environ={}, env_file=None, data_dir=tmp_path))
+def test_hubbot_telegram_needs_a_token(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data-dir", str(tmp_path), "telegram"]) == 1
+    assert "Set TELEGRAM_BOT_TOKEN" in capsys.readouterr().err
