@@ -166,12 +166,14 @@ def build_web_app(
 
     async def http_error(request: Request, exc: Exception) -> Response:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return problem(
+        response = problem(
             status,
             "This request can't be handled",
             "The page did not expect this request.",
             "To choose your password, open the link in your email.",
         )
+        response.headers.update(getattr(exc, "headers", None) or {})  # Allow: for a 405
+        return response
 
     async def server_error(request: Request, exc: Exception) -> Response:
         return problem(
@@ -183,8 +185,7 @@ def build_web_app(
 
     routes: list[BaseRoute] = [
         Route("/", home, methods=["GET"]),
-        Route("/set-password", set_password.get, methods=["GET"]),
-        Route("/set-password", set_password.post, methods=["POST"]),
+        Route("/set-password", set_password.handle, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
         *mount_routes(mounts or {}),

@@ -148,6 +148,9 @@ class SetPasswordPage:
             title = f"Error: {title}"
         return html(title, body, status)
 
+    async def handle(self, request: Request) -> HTMLResponse:
+        return await (self.post(request) if request.method == "POST" else self.get(request))
+
     async def get(self, request: Request) -> HTMLResponse:
         token = request.query_params.get("token", "")
         info = await self._link(token)

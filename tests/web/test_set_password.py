@@ -387,7 +387,9 @@ def test_a_huge_form_is_refused(site: Site, web: Served) -> None:
 
 
 def test_other_methods_and_paths(site: Site, web: Served) -> None:
-    assert web.client.put("/set-password").status_code == 405
+    wrong_method = web.client.put("/set-password")
+    assert wrong_method.status_code == 405
+    assert set(wrong_method.headers["allow"].split(", ")) >= {"GET", "POST"}
     missing = web.client.get("/nothing-here")
     assert missing.status_code == 404
     assert "Page not found" in missing.text
