@@ -81,6 +81,7 @@ class SlackAdapter:
         self.processed = ProcessedEvents(hub.store, hub.now)
         self.remind_after_days = remind_after_days
         self.files_hosts = {files_host, urlparse(client.base_url).hostname or ""}
+        self.closing = False
         self._dm_channels: dict[str, str] = {}
         self._user_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
@@ -111,7 +112,11 @@ class SlackAdapter:
         app.error(self.on_error)
 
     def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
-        """Drop a delivery already claimed (Slack's retries, repeated presses)."""
+        """Drop a delivery already claimed (Slack's retries, repeated presses).
+        While stopping, nothing is claimed: Slack is asked to deliver again
+        later (to the restarted bot)."""
+        if self.closing:
+            return BoltResponse(status=503, body="The bot is restarting; try again shortly.")
         key = delivery_key(req.body) if isinstance(req.body, dict) else None
         if key is not None:
             try:
@@ -346,9 +351,11 @@ class SlackAdapter:
             latest = replies[-1] if replies else None
             if _stale(replies) or latest is None or not latest.ticks:
                 return replies  # refused, or the conversation moved on: say so
-            fresh = {t.label: t.token for t in latest.ticks}
+            # Labels as Slack showed them (plain_label may have shortened them).
+            fresh = {render.plain_label(t.label): t.token for t in latest.ticks}
             changes[n + 1 :] = [(lb, fresh.get(lb, tk)) for lb, tk in changes[n + 1 :]]
-            token = {bt.label: bt.token for bt in latest.buttons}.get(label, token)
+            buttons = {render.plain_label(bt.label): bt.token for bt in latest.buttons}
+            token = buttons.get(label, token)
         return self.engine.handle(person, Press(token))
 
     def _deliver(

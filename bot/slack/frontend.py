@@ -146,6 +146,7 @@ class SlackFrontEnd:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.adapter.closing = True  # from now on Slack is asked to retry later
         if self._socket is not None:
             try:
                 self._socket.close()

@@ -16,6 +16,7 @@ from bot.app import open_app
 from bot.config import ConfigError, load
 from bot.runner import build_engine
 from bot.slack.adapter import ANSWERED_IN_DM, FILE_FAILED, SORRY
+from bot.slack.dedupe import TABLE as PROCESSED
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.render import escape
 from handlers.replies import Button, Reply, b, line
@@ -300,6 +301,14 @@ def test_a_refused_token_is_one_clear_error_at_start(tmp_path: Path, api: FakeSl
             frontend.start()
     finally:
         app.close()
+
+
+def test_while_stopping_slack_is_asked_to_deliver_again_later(bot: Bot, cora: SlackUser) -> None:
+    bot.frontend.stop()
+    refused = cora.say("me", event_id="Ev0LATE")
+    assert refused.status_code == 503
+    assert bot.app.store.get(PROCESSED, "event:Ev0LATE") is None  # the retry will be handled
+    assert bot.api.posted() == []
 
 
 # ------------------------------------------------------ push, find_chat
