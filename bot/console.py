@@ -52,13 +52,31 @@ class ConsoleRenderer:
             self.choices = []
         return "\n".join(out)
 
-    def read(self, typed: str) -> Input:
-        text = typed.strip()
-        if text.isdigit() and self.choices:
+    def _number(self, text: str) -> int | None:
+        """The ``n`` of a ``[n]`` on screen that ``text`` names, or None.
+        ASCII digits only: ``int`` refuses "²" and numbers of 4,300 digits."""
+        if self.choices and text.isascii() and text.isdigit() and len(text) <= 6:
             n = int(text)
             if 1 <= n <= len(self.choices):
-                return Press(self.choices[n - 1])
-            return Text(text)  # out of range: the conversation says what it expects
+                return n
+        return None
+
+    def out_of_range(self, typed: str) -> str | None:
+        """What to say to a number that names no button on screen, or None."""
+        text = typed.strip()
+        if self.choices and text.isascii() and text.isdigit() and self._number(text) is None:
+            shown = text if len(text) <= 6 else text[:6] + "…"
+            return (
+                f"There is no [{shown}] here: type a number from 1 to {len(self.choices)}, "
+                "or the answer itself."
+            )
+        return None
+
+    def read(self, typed: str) -> Input:
+        text = typed.strip()
+        n = self._number(text)
+        if n is not None:
+            return Press(self.choices[n - 1])
         if text.startswith("/") and text.lower() not in ("/cancel",):
             name, _, args = text[1:].partition(" ")
             if name:
@@ -92,6 +110,10 @@ def run_console(
             continue
         if not interactive:
             print(f"> {escape(typed.rstrip())}", file=stdout)
+        unknown = renderer.out_of_range(typed)
+        if unknown:
+            print(unknown, file=stdout)
+            continue
         for reply in engine.handle(person, renderer.read(typed)):
             text = renderer.render(reply)
             if text:

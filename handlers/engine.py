@@ -42,6 +42,7 @@ LAUNCHERS = "launchers"
 IDLE_LIMIT = timedelta(minutes=15)
 LAUNCHER_LIFETIME = timedelta(days=8)
 CANCEL_WORDS = {"cancel", "/cancel", "stop", "quit"}
+CONFIRM_WORDS = {"confirm", "/confirm", "yes", "y", "ok"}
 NOT_SAVED = "{reason} Nothing was changed; please try again in a moment."
 BROKEN = (
     "Sorry, something went wrong on our side and was logged; nothing more was changed. "
@@ -194,8 +195,11 @@ class Engine:
 
     @staticmethod
     def _typed(state: dict[str, Any], text: str) -> Answer:
-        """A typed button label counts as pressing it."""
+        """A typed button label counts as pressing it; at a summary, typing
+        "confirm" (or "yes") counts as pressing its Confirm button."""
         wanted = text.casefold()
+        if state.get("confirming") and wanted in CONFIRM_WORDS:
+            return Answer(text=text, value=CONFIRM)
         for token, value in state.get("buttons", {}).items():
             if state.get("labels", {}).get(token, "").casefold() == wanted:
                 return Answer(text=text, value=value)
@@ -250,7 +254,7 @@ class Engine:
                 conversation = None
         if conversation is None:
             if me is not None:
-                return [say("I don't know ", Span(name[:40], "bold"), ". " + UNKNOWN)]
+                return [say("I don't know ", Span(name[:40], "bold"), ". " + UNKNOWN, final=True)]
             conversation, arg = self._aliases["help"], Answer()  # unlinked: the help to link
         c = Ctx(self.hub, person, me, dict(carry or {}))
         c.menu = [(cv.name, cv.summary) for cv in self._available(me, person.frontend)]
