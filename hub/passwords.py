@@ -109,13 +109,18 @@ class Passwords(HubCore):
         :class:`LinkInvalid` / :class:`PasswordRefused` (an :class:`Invalid`)
         with every policy problem."""
         with self.store.transaction() as tx:
+            _, account_doc = self._usable_token(tx, raw)
+            problems = password_problems(password, Account.from_doc(account_doc))
+        if problems:
+            raise PasswordRefused(problems)
+        # argon2 takes tens of milliseconds: hash outside the store's lock,
+        # then check the link again in the transaction that uses it up.
+        password_hash = hash_password(password)
+        with self.store.transaction() as tx:
             doc, account_doc = self._usable_token(tx, raw)
             account = Account.from_doc(account_doc)
-            problems = password_problems(password, account)
-            if problems:
-                raise PasswordRefused(problems)
             before = public_fields(account_doc)
-            account_doc["password_hash"] = hash_password(password)
+            account_doc["password_hash"] = password_hash
             account_doc["invitation_pending"] = False
             tx.put(ACCOUNTS, account.account_id, account_doc)
             tokens.revoke(tx, account.account_id, self.now())
