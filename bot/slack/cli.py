@@ -1,7 +1,7 @@
-"""``hubbot slack``: the Slack front end, the outbox and the reminders, until
-Ctrl-C or SIGTERM. In HTTP mode it serves ``/slack/events`` on
-``HUB_HTTP_HOST:HUB_HTTP_PORT`` (on the bot's web server when that is part
-of the build, else on a small server of its own)."""
+"""``hubbot slack``: the Slack front end with the outbox, the reminders and
+the web page, until Ctrl-C or SIGTERM. In HTTP mode Slack posts to
+``/slack/events`` on the bot's web server (``HUB_HTTP_HOST:HUB_HTTP_PORT``);
+in Socket Mode (``SLACK_APP_TOKEN``) the bot connects out to Slack."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from bot.app import open_app
 from bot.commands_running import CommandError
 from bot.config import Config
 from bot.runner import Runner
-from bot.slack.http import HttpServer
 
 
 def cmd_slack(args: argparse.Namespace, cfg: Config) -> int:
@@ -23,28 +22,17 @@ def cmd_slack(args: argparse.Namespace, cfg: Config) -> int:
     try:
         runner = Runner(app, ("slack",))
         frontend = runner.frontends["slack"]
-        mounts = frontend.http_mounts()
-        server = None
-        if mounts and runner.web is None:
-            try:
-                server = HttpServer(cfg.http_host, cfg.http_port, mounts, health=frontend.healthy)
-            except OSError as exc:
-                raise CommandError(
-                    f"Cannot listen on {cfg.http_host}:{cfg.http_port}: {exc.strerror or exc}."
-                ) from None
+        if frontend.http_mounts() and runner.web is None:
+            raise CommandError("Slack's HTTP mode needs the web server, which is not installed.")
         runner.start()
         try:
-            if server is not None:
-                server.start()
-            if mounts:
+            if frontend.http_mounts():
                 where = f"HTTP mode at http://{cfg.http_host}:{cfg.http_port}/slack/events"
             else:
                 where = "Socket Mode"
             print(f"The Slack front end is running ({where}). Ctrl-C to stop.", flush=True)
             runner.wait()
         finally:
-            if server is not None:
-                server.stop()
             runner.stop()
         return 0
     finally:

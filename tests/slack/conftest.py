@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from bot.app import App, open_app
 from bot.config import load
 from bot.runner import build_engine
 from bot.slack.frontend import SlackFrontEnd
-from bot.slack.http import HttpServer
+from bot.web import WebServer, build_web_app
 from hub.demo import DEMO_COORDINATOR, ensure_demo
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -306,7 +306,7 @@ def _with_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class Bot:
     app: App
     frontend: SlackFrontEnd
-    server: HttpServer
+    server: WebServer
     api: FakeSlack
     http: httpx.Client
 
@@ -649,7 +649,9 @@ def start_bot(data_dir: Path, api: FakeSlack, **env: str) -> Bot:
     ensure_demo(app.hub)
     frontend = SlackFrontEnd(app, build_engine(app))
     frontend.start()
-    server = HttpServer("127.0.0.1", 0, frontend.http_mounts(), health=frontend.healthy)
+    # The bot's own web server, with the front end mounted as `hubbot run` does.
+    web = build_web_app(app.hub, mounts=frontend.http_mounts())
+    server = WebServer(replace(app.config, http_host="127.0.0.1", http_port=0), web)
     server.start()
     return Bot(app, frontend, server, api, httpx.Client(timeout=30))
 

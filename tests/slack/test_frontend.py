@@ -334,3 +334,10 @@ def test_an_invitation_from_the_form_wakes_the_mailer(bot: Bot, cora: SlackUser)
     cora.submit(view, name="Kim Lee", email="kim.lee@demo.school")
     assert woken
     assert [d for d in bot.app.store.scan(OUTBOX) if d["to_email"] == "kim.lee@demo.school"]
+
+
+def test_the_endpoint_takes_posts_of_reasonable_size_only(bot: Bot) -> None:
+    assert bot.http.get(bot.url).status_code == 405
+    huge = bot.http.post(bot.url, content=b"x" * (1024 * 1024 + 1))
+    assert huge.status_code == 413
+    assert bot.api.calls == [c for c in bot.api.calls if c.method == "auth.test"]
