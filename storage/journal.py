@@ -43,7 +43,9 @@ def _decode(line: bytes) -> dict[str, Any] | None:
 
 
 def _explain(exc: OSError) -> str:
-    if exc.errno == errno.ENOSPC:
+    # EDQUOT: a quota is used up; EFBIG: a file-size limit (RLIMIT_FSIZE, or
+    # the filesystem's own) is reached. To the person it is all a full disk.
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return "the disk is full"
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return "the store is read-only"

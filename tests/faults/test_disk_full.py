@@ -1,0 +1,103 @@
+"""The disk fills up under the running bot, then space returns.
+
+How: the bot is the real ``hubbot console`` process. The test lowers its
+``RLIMIT_FSIZE`` from outside with ``prlimit(2)`` (``resource.prlimit``: no
+privilege is needed to lower a limit or raise it back up to the hard limit),
+to the journal's current size or a few bytes more. The kernel then refuses
+to let any file of that process grow past the limit: ``write`` stops short
+at the limit, or fails with ``EFBIG`` at it (CPython ignores ``SIGXFSZ``),
+exactly the two ways a write meets a full disk (a short write, then
+``ENOSPC``). Lifting the limit is space coming back. Unlike a small tmpfs
+this needs no mount, so it runs wherever the tests run.
+
+Expected: the user is told the change was not saved, never that it was
+done; the journal is cut back to where it was; the bot answers the next
+message; when space returns the same change succeeds, once.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import Callable
+from pathlib import Path
+
+from .conftest import ConsoleBot, accounts_by_email, audit_counts, open_store
+
+GRACE = "grace.mensah@demo.school"
+NOT_SAVED = "The change was not saved: the disk is full. Nothing was changed"
+NOT_KEPT = "The change was not saved: the disk is full. This conversation could not be kept"
+DONE_WORDS = ("is suspended", "Added ", "is active again")
+
+
+def fill_disk(bot: ConsoleBot, room: int) -> int:
+    """Let the bot's files grow ``room`` more bytes past the journal's size."""
+    size = (bot.data_dir / "hub.journal").stat().st_size
+    _, hard = resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE, (size + room, hard))
+    return size
+
+
+def free_space(bot: ConsoleBot) -> None:
+    _, hard = resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(bot.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+
+
+def never_done(text: str) -> None:
+    assert not any(word in text for word in DONE_WORDS), text
+    assert "Traceback" not in text
+
+
+def test_disk_full_is_told_the_bot_runs_on_and_the_change_succeeds_later(
+    demo_dir: Path, console: Callable[..., ConsoleBot]
+) -> None:
+    bot = console(demo_dir)
+    journal = demo_dir / "hub.journal"
+
+    # Full before a conversation starts: even its first question cannot be
+    # kept, and the person is told so (not left waiting on a lost question).
+    bot.send("help", until="Signed in")  # the bot is up
+    bot.drain()
+    fill_disk(bot, 0)
+    said = bot.send("/add Zoe Quinn zoe.quinn@demo.school", until="could not be kept")
+    never_done(said)
+    assert NOT_KEPT in said
+
+    # Full between the question and the Confirm: a partial write (room for 40
+    # bytes of a line of hundreds), then a refused write (no room at all).
+    free_space(bot)
+    said = bot.send(f"/suspend {GRACE}", until="[2] Cancel")
+    assert "Suspend Grace Mensah" in said
+    for room in (40, 0):
+        size = fill_disk(bot, room)
+        said = bot.send("Suspend", until="please try again")
+        never_done(said)
+        assert NOT_SAVED in said
+        assert journal.stat().st_size == size, "the torn line was not cut off"
+
+    # The bot answers the next message while the disk is still full.
+    said = bot.send("/me", until="Cora Ordinator")
+    never_done(said)
+
+    # Space returns: the same changes now succeed.
+    free_space(bot)
+    said = bot.send(f"/suspend {GRACE}", until="[2] Cancel")
+    said = bot.send("Suspend", until="can no longer log in")
+    assert "Grace Mensah is suspended" in said
+    bot.send("/add Zoe Quinn zoe.quinn@demo.school", until="admin rights?")
+    bot.send("No, a teacher", until="Which support sites")
+    bot.send("Done", until="Ready: ")
+    bot.send("Review and confirm", until="Add 1 account(s)?")
+    said = bot.send("Add 1 account(s)", until="Zoe Quinn <zoe.quinn@demo.school>")
+    assert "Added 1 account(s)" in said
+    assert bot.finish() == 0, bot.stderr
+    assert "Traceback" not in bot.stderr, bot.stderr
+    assert "the disk is full" in bot.stderr  # and it was logged
+
+    store = open_store(demo_dir)
+    try:
+        accounts = accounts_by_email(store)
+        assert accounts[GRACE]["status"] == "suspended"
+        assert audit_counts(store, "suspend")[GRACE] == 1
+        assert audit_counts(store, "add")["zoe.quinn@demo.school"] == 1
+    finally:
+        store.close()
