@@ -18,7 +18,9 @@ the data (through :class:`MemorySnapshotStorage`) and reads the file.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -39,14 +41,59 @@ from storage.base import (
     StoreWriteError,
     Transaction,
 )
-from storage.journal import Journal, write_atomically
+from storage.journal import Journal, _explain, write_atomically
+
+log = logging.getLogger(__name__)
 
 META_TABLE = "_meta"
 META_KEY = "store"
 # Compact when the journal passes this size: replay stays quick at start-up,
 # and the pause (one snapshot write) comes rarely.
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+# Documents per piece when writing a snapshot: the file is written piece by
+# piece instead of as one string the size of the store (and its bytes copy).
+SNAPSHOT_CHUNK_DOCS = 2000
+# Objects made while opening above which one garbage collection is run at once.
+_LARGE_LOAD = 100_000
 _WRITE_REFUSED = "write through TinyDBStore.transaction(), never TinyDB's table API"
+
+
+@contextmanager
+def _loading() -> Iterator[None]:
+    """Build the in-memory database without the cyclic garbage collector.
+
+    Loading creates millions of dicts and lists at once, and the collector
+    would rescan them again and again while they are being made (it doubles
+    the time to open a large store); they hold no reference cycles. After a
+    large load, one full collection files them all as old at once, here,
+    instead of in the middle of the first changes somebody makes.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+            if gc.get_count()[0] > _LARGE_LOAD:
+                gc.collect()
+
+
+def snapshot_pieces(data: dict[str, dict[str, Any]]) -> Iterator[bytes]:
+    """``json.dumps(data)`` (compact, UTF-8) as a sequence of small pieces."""
+
+    def dumps(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    yield b"{"
+    for number, (table, rows) in enumerate(data.items()):
+        yield (("," if number else "") + dumps(table) + ":{").encode("utf-8")
+        items = list(rows.items())
+        for start in range(0, len(items), SNAPSHOT_CHUNK_DOCS):
+            body = dumps(dict(items[start : start + SNAPSHOT_CHUNK_DOCS]))[1:-1]
+            yield (("," if start else "") + body).encode("utf-8")
+        yield b"}"
+    yield b"}"
 
 
 def clone(value: Any) -> Any:
@@ -156,20 +203,21 @@ class TinyDBStore(Store):
         for index in indexes:
             self._indexes[(index.table, index.field)] = {}
         try:
-            data = self._read_snapshot()
-            self._db = TinyDB(data, storage=MemorySnapshotStorage)
-            self._db.table_class = _StrKeyTable
-            self._data = data
-            self._seq = int(self._meta_doc().get("journal_seq", 0))
-            self._journal = Journal(self.data_dir / "hub.journal")
-            replayed = 0
-            for record in self._journal.replay():
-                if record["seq"] <= self._seq:
-                    continue
-                self._apply(record["ops"])
-                self._seq = record["seq"]
-                replayed += 1
-            self._rebuild_indexes()
+            with _loading():
+                data = self._read_snapshot()
+                self._db = TinyDB(data, storage=MemorySnapshotStorage)
+                self._db.table_class = _StrKeyTable
+                self._data = data
+                self._seq = int(self._meta_doc().get("journal_seq", 0))
+                self._journal = Journal(self.data_dir / "hub.journal")
+                replayed = 0
+                for record in self._journal.replay():
+                    if record["seq"] <= self._seq:
+                        continue
+                    self._apply(record["ops"])
+                    self._seq = record["seq"]
+                    replayed += 1
+                self._rebuild_indexes()
             if replayed or not self.path.exists():
                 self.compact()
         except BaseException:
@@ -208,7 +256,10 @@ class TinyDBStore(Store):
             return {META_TABLE: {META_KEY: {"journal_seq": 0}}}
         try:
             with open(self.path, "rb") as f:
-                data = json.load(f)
+                text = f.read().decode("utf-8")
+            # The bytes are gone before parsing: the file is not held twice.
+            data = json.loads(text)
+            del text
             if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
                 raise ValueError("not a TinyDB document")
         except (ValueError, UnicodeDecodeError) as exc:
@@ -228,15 +279,20 @@ class TinyDBStore(Store):
         """Write everything to a new snapshot atomically and empty the journal."""
         with self._lock:
             self._meta_doc()["journal_seq"] = self._seq
-            payload = json.dumps(self._data, ensure_ascii=False, separators=(",", ":"))
             if self.path.exists():
                 backup = self.path.with_name("hub.json.bak")
                 tmp = backup.with_name(backup.name + ".tmp")
-                tmp.unlink(missing_ok=True)
-                os.link(self.path, tmp)
-                os.replace(tmp, backup)
-            write_atomically(self.path, payload.encode("utf-8"))
-            self._journal.reset()
+                try:
+                    tmp.unlink(missing_ok=True)
+                    os.link(self.path, tmp)
+                    os.replace(tmp, backup)
+                except OSError as exc:  # a full or read-only disk: one clear sentence
+                    raise StoreWriteError(f"The snapshot was not saved: {_explain(exc)}.") from exc
+            write_atomically(self.path, snapshot_pieces(self._data))
+            try:
+                self._journal.reset()
+            except OSError as exc:  # the new snapshot holds it all; replay skips it
+                raise StoreWriteError(f"The journal was not emptied: {_explain(exc)}.") from exc
 
     # ----------------------------------------------------------------- reads
     def get(self, table: str, key: str) -> Doc | None:
@@ -295,7 +351,12 @@ class TinyDBStore(Store):
         self._seq += 1
         self._apply(ops, index=True)
         if self._journal.size > self._compact_after:
-            self.compact()
+            try:
+                self.compact()
+            except StoreWriteError as exc:
+                # The change is durable in the journal: it stands. The
+                # snapshot is tried again after the next change.
+                log.warning("%s The journal keeps every change.", exc)
 
     def _check_unique(self, pending: dict[tuple[str, str], Doc | None]) -> None:
         for table, field in self._unique:

@@ -462,3 +462,19 @@ def test_journal_lines_are_checksummed_json(tmp_path: Path) -> None:
     crc, body = line.split(b" ", 1)
     record = json.loads(body)
     assert len(crc) == 8 and record["ops"][0][:3] == ["p", "people", "p1"]
+
+
+def test_the_snapshot_is_written_in_pieces_but_is_the_same_json(tmp_path: Path) -> None:
+    from storage import tinydb_store
+
+    with open_people(tmp_path) as store:
+        for i in range(tinydb_store.SNAPSHOT_CHUNK_DOCS * 2 + 7):
+            add(store, f"p{i}", f"u{i}@x.org", name='Zoë 漢字 "q" \\ \n')
+        with store.transaction() as tx:
+            tx.put("empty_after", "k", {"x": 1})
+        with store.transaction() as tx:
+            tx.delete("empty_after", "k")
+        store.compact()
+        expected = json.dumps(store._data, ensure_ascii=False, separators=(",", ":"))
+    assert (tmp_path / "hub.json").read_bytes() == expected.encode("utf-8")
+    assert json.loads((tmp_path / "hub.json").read_bytes())["empty_after"] == {}
