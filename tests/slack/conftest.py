@@ -36,6 +36,7 @@ from hub.demo import DEMO_COORDINATOR, ensure_demo
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 TEAM = "T0SCHOOL"
 BOT_USER = "UBOTHUB"
 _ids = itertools.count(1)
@@ -73,6 +74,7 @@ class FakeSlack:
         self.views: dict[str, dict[str, Any]] = {}
         self.homes: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}
+        self.socket_url = ""  # where apps.connections.open sends Socket Mode
         self.failures: dict[str, list[Failure]] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
@@ -172,7 +174,8 @@ class FakeSlack:
             method = "response_url"
         elif url.path.startswith("/api/"):
             method = url.path[len("/api/") :]
-            if request.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
+            token = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
+            if request.headers.get("authorization") != f"Bearer {token}":
                 self._reply(request, 200, {"ok": False, "error": "not_authed"})
                 return
         else:
@@ -272,6 +275,10 @@ class FakeSlack:
             return {"ok": True, "view": {**p["view"], "id": "VHOME"}}
         if method == "response_url":
             return {"ok": True}
+        if method == "apps.connections.open":
+            if not self.socket_url:
+                return {"ok": False, "error": "invalid_auth"}
+            return {"ok": True, "url": self.socket_url}
         return {"ok": False, "error": "unknown_method"}
 
 
