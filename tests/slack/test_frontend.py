@@ -14,6 +14,7 @@ from slack_bolt import BoltRequest
 
 from bot.app import open_app
 from bot.config import ConfigError, load
+from bot.reminders import DigestSender
 from bot.runner import build_engine
 from bot.slack.adapter import ANSWERED_IN_DM, FILE_FAILED, SORRY
 from bot.slack.dedupe import TABLE as PROCESSED
@@ -341,3 +342,24 @@ def test_the_endpoint_takes_posts_of_reasonable_size_only(bot: Bot) -> None:
     huge = bot.http.post(bot.url, content=b"x" * (1024 * 1024 + 1))
     assert huge.status_code == 413
     assert bot.api.calls == [c for c in bot.api.calls if c.method == "auth.test"]
+
+
+def test_a_reminder_digest_reaches_slack_and_its_buttons_stay_usable(
+    bot: Bot, cora: SlackUser
+) -> None:
+    sender = DigestSender(bot.app.hub, bot.frontend.adapter.engine, {"slack": bot.frontend})
+    report = sender.run(bot.app.hub.now().date())
+    assert any("by slack" in sent for sent in report.sent), report.lines()
+    digest = cora.last()
+    assert "Farid Nasser" in digest["text"]
+    assert ("slack", "UCORA") in bot.app.hub.chats_of(
+        bot.app.hub.account_by_email("coordinator@demo.school").account_id
+    )
+    cora.press("Transfer data of Farid Nasser", digest)
+    assert "two sites" in cora.last_text()
+    cora.say("cancel")
+    # The digest keeps its buttons: they start conversations, days later too.
+    kept = bot.api.messages[(cora.dm, digest["ts"])]
+    assert [b for b in kept["blocks"] if b["type"] == "actions"]
+    cora.press("Restore Farid Nasser", digest)
+    assert "Restore *Farid Nasser*" in cora.last_text()
