@@ -101,3 +101,55 @@ def test_disk_full_is_told_the_bot_runs_on_and_the_change_succeeds_later(
         assert audit_counts(store, "add")["zoe.quinn@demo.school"] == 1
     finally:
         store.close()
+
+
+# A child that makes one change after the disk filled up past the journal's
+# needs but not the snapshot's: the journal line fits, the compaction that
+# follows it does not. Prints what the change returned.
+COMPACTING_CHILD = """
+import resource, sys
+from hub import Actor, Hub
+from hub.schema import INDEXES
+from storage import StoreError
+from storage.tinydb_store import TinyDBStore
+
+store = TinyDBStore(sys.argv[1], INDEXES, compact_after_bytes=1)
+hub = Hub(store)
+grace = hub.account_by_email(sys.argv[2])
+coordinator = hub.account_by_email("coordinator@demo.school")
+_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), hard))
+try:
+    hub.suspend(Actor(coordinator.account_id, "test"), grace.account_id)
+    print("suspended", flush=True)
+except StoreError as exc:
+    print(f"refused: {exc}", flush=True)
+store.close()
+"""
+
+
+def test_a_snapshot_that_cannot_be_written_never_undoes_a_saved_change(demo_dir: Path) -> None:
+    """Compaction (a new snapshot, then an empty journal) runs after a change
+    is in the journal. When the disk is too full for the snapshot, the change
+    stands and is reported as made: it is on disk, and a restart has it."""
+    import subprocess
+
+    from .conftest import PYTHON, child_env
+
+    room = (demo_dir / "hub.json").stat().st_size // 2  # a journal line fits, a snapshot not
+    done = subprocess.run(
+        [PYTHON, "-c", COMPACTING_CHILD, str(demo_dir), GRACE, str(room)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "suspended\n", done.stdout + done.stderr
+    assert "The snapshot was not saved: the disk is full." in done.stderr
+    store = open_store(demo_dir)
+    try:
+        assert accounts_by_email(store)[GRACE]["status"] == "suspended"
+        assert audit_counts(store, "suspend")[GRACE] == 1
+    finally:
+        store.close()
