@@ -29,7 +29,13 @@ PURGE_EVERY = timedelta(minutes=10)
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
-    """What identifies one delivery of this request, or None if nothing does."""
+    """What identifies one delivery of this request, or None if nothing does
+    (or if it is an event the bot ignores anyway: edits, its own messages)."""
+    event = body.get("event") or {}
+    if event.get("type") == "message" and (
+        event.get("subtype") not in (None, "file_share") or event.get("bot_id")
+    ):
+        return None
     if body.get("event_id"):
         return f"event:{body['event_id']}"
     kind = body.get("type")

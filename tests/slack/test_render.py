@@ -134,3 +134,5 @@ def test_delivery_keys() -> None:
     assert delivery_key({"command": "/hub", "trigger_id": "t.1"}) == "trigger:t.1"
     assert delivery_key({"type": "view_submission", "trigger_id": "t.2"}) == "trigger:t.2"
     assert delivery_key({"type": "url_verification", "challenge": "x"}) is None
+    edited = {"event_id": "Ev2", "event": {"type": "message", "subtype": "message_changed"}}
+    assert delivery_key(edited) is None  # ignored anyway: not worth a write
