@@ -182,3 +182,56 @@ def test_any_text_is_either_a_stable_address_or_refused(text: str) -> None:
     assert check_email(email) == email  # normalising twice changes nothing
     assert email_key(check_email(email.upper())) == email_key(email)
     assert not any(unicodedata.category(ch)[0] == "C" for ch in email)
+
+
+# ------------------------------------ finding by address: quick path == library
+def _by_library(hub, typed: str):  # type: ignore[no-untyped-def]
+    from hub.schema import ACCOUNTS
+    from hub.validation import lookup_key
+
+    key = lookup_key(typed)
+    docs = hub.store.lookup(ACCOUNTS, "email_key", key) if key else []
+    return docs[0]["_key"] if docs else None
+
+
+STORED = ["tess@riverside.school", "jürgen@müller.de", "o'brien+x@riverside.school"]
+TYPED = [
+    "tess@riverside.school",
+    "TESS@RIVERSIDE.SCHOOL",
+    "  Tess@Riverside.School\t",
+    "tess＠riverside.school",  # full-width at-sign: refused by the library
+    "tess@riverside.school.",
+    "tess @riverside.school",
+    '"tess"@riverside.school',
+    "tess@riverside.school\x00",
+    "JÜRGEN@müller.de",
+    "jürgen@xn--mller-kva.de",
+    unicodedata.normalize("NFD", "jürgen@müller.de"),
+    "O'BRIEN+X@riverside.school",
+    "",
+    "@",
+]
+
+
+@pytest.mark.parametrize("typed", TYPED)
+def test_finding_by_address_agrees_with_the_email_library(centre, typed) -> None:  # type: ignore[no-untyped-def]
+    hub = centre.hub
+    boss = centre.actor("coordinator")
+    hub.add_accounts(boss, [NewAccount(f"Person {i}", e) for i, e in enumerate(STORED[1:])])
+    found = hub.account_by_email(typed)
+    assert (found.account_id if found else None) == _by_library(hub, typed)
+
+
+@settings(
+    max_examples=200,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    st.sampled_from(TYPED)
+    | st.emails().map(str.upper)
+    | st.text(alphabet="tesTES@.riverschol＠\u0301 ", max_size=30)
+)
+def test_any_typed_address_finds_what_the_library_finds(centre, typed: str) -> None:  # type: ignore[no-untyped-def]
+    found = centre.hub.account_by_email(typed)
+    assert (found.account_id if found else None) == _by_library(centre.hub, typed)
