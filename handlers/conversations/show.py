@@ -6,7 +6,7 @@ from __future__ import annotations
 from handlers.conversation import Answer, Conversation, Ctx
 from handlers.replies import Line, Reply, b, line
 from hub import Account, Action
-from hub.permissions import state_allows
+from hub.permissions import refusal, state_allows
 from hub.sites import site_name
 
 # Card buttons: the action, its label, and the conversation it starts.
@@ -48,7 +48,8 @@ def card_actions(c: Ctx, account: Account) -> list[tuple[str, str]]:
             continue
         if action is Action.RESET and account.invitation_pending:
             label = "Resend invitation"
-        if c.hub.may(c.actor, action, account) is None:
+        # c.me was read for this input; each action checks again when run.
+        if c.me is not None and refusal(c.me, action, account) is None:
             actions.append((label, f"run:{conversation}:{account.account_id}"))
     return actions
 
