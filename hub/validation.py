@@ -8,6 +8,7 @@ by the library, then NFKC and case folding), so ``Jane@School.org`` and
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from email_validator import EmailNotValidError, validate_email
@@ -42,6 +43,15 @@ def email_key(email: str) -> str:
 def lookup_key(raw: str) -> str | None:
     """The key for finding an account by a typed address, or None if the text
     cannot be an address at all (so lookups never raise)."""
+    if len((raw or "").strip()) > MAX_EMAIL:
+        return None  # check_email refuses it; never fill the cache with essays
+    return _lookup_key(raw or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _lookup_key(raw: str) -> str | None:
+    # Remembered: the email library's checks cost more than the rest of a
+    # typical message's work, and the same addresses come back all day.
     try:
         return email_key(check_email(raw))
     except Invalid:
