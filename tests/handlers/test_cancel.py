@@ -106,12 +106,16 @@ def test_typed_cancel_after_every_step_changes_nothing(demo, coordinator, name, 
 
 @pytest.mark.parametrize(("name", "cut"), CUTS, ids=[f"{n}-{c}" for n, c in CUTS])
 def test_the_cancel_button_after_every_step_changes_nothing(demo, coordinator, name, cut) -> None:  # type: ignore[no-untyped-def]
+    """The Cancel button where the question has buttons; where it asks for
+    typed text (a name, an address) there are none, and /cancel does it."""
     prepare(demo, name)
     before = demo.snapshot()
     walk(coordinator, PATHS[name][:cut])
-    if "Cancel" not in coordinator.buttons:
-        pytest.skip("a typed question: no buttons, so no Cancel button")
-    coordinator.press("Cancel")
+    if "Cancel" in coordinator.buttons:
+        coordinator.press("Cancel")
+    else:
+        assert not coordinator.buttons
+        coordinator.send(Text("/cancel"))
     assert coordinator.has("Cancelled", "nothing was changed")
     assert coordinator.state is None
     assert demo.snapshot() == before
