@@ -33,6 +33,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import metrics
 from bot.slack import inbound, render, views
 from bot.slack.dedupe import ProcessedEvents, delivery_key
 from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
@@ -149,6 +150,7 @@ class SlackAdapter:
             respond(text=ANSWERED_IN_DM, response_type="ephemeral")
 
     def on_message(self, event: dict[str, Any]) -> None:
+        started = metrics.now()
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         subtype = event.get("subtype")
@@ -166,7 +168,7 @@ class SlackAdapter:
             if upload is not None:
                 self._converse(who, upload)
             return
-        self._converse(who, Text(inbound.typed_text(event.get("text"))))
+        self._converse(who, Text(inbound.typed_text(event.get("text"))), started)
 
     def on_mention(self, event: dict[str, Any]) -> None:
         user, channel = event.get("user"), event.get("channel", "")
@@ -200,6 +202,7 @@ class SlackAdapter:
 
     def on_button(self, ack: Any, body: dict[str, Any]) -> None:
         ack()
+        started = metrics.now()
         user = body["user"]["id"]
         pressed = inbound.button_press(body)
         if pressed is None:
@@ -214,6 +217,7 @@ class SlackAdapter:
         with self._lock_for(user):
             person = self._person(who)
             replies = self._press(person, token, label, inbound.tick_changes(body))
+            metrics.observe(started)  # the bot's own work ends where the reply calls start
             self._deliver(user, replies, pressed=(body, label, token))
 
     def on_tick(self, ack: Any) -> None:
@@ -333,10 +337,12 @@ class SlackAdapter:
         assert who.account is not None
         return Person("slack", who.user_id, who.account.account_id)
 
-    def _converse(self, who: Who, said: Input) -> str:
+    def _converse(self, who: Who, said: Input, started: float | None = None) -> str:
         """Hand one input to the engine and post its replies; the DM channel."""
         with self._lock_for(who.user_id):
             replies = self.engine.handle(self._person(who), said)
+            if started is not None:
+                metrics.observe(started)
             return self._deliver(who.user_id, replies)
 
     def _press(

@@ -168,6 +168,12 @@ class SlackFrontEnd:
     def http_mounts(self) -> dict[str, Any]:
         return {} if self.socket_mode else {EVENTS_PATH: self.events}
 
+    @property
+    def mode(self) -> str:
+        if self.socket_mode:
+            return "Socket Mode"
+        return f"HTTP mode at http://{self.config.http_host}:{self.config.http_port}{EVENTS_PATH}"
+
     # ---------------------------------------------------------- outbound
     def push(self, chat_id: str, replies: list[Reply]) -> None:
         """Post in the user's DM (chat_id is their Slack user id)."""

@@ -9,35 +9,15 @@ import signal
 import subprocess
 import sys
 import time
-from argparse import Namespace
 from pathlib import Path
 
 import httpx
-import pytest
 
-from bot.commands_running import CommandError
-from bot.config import load
-from bot.slack.cli import cmd_slack
+from bot.cli import main
 
 from .conftest import BOT_TOKEN, SIGNING_SECRET, FakeSlack, sign
 
 REPO = Path(__file__).resolve().parents[2]
-RUN = """
-import argparse, sys
-from bot.app import setup_logging
-from bot.config import load
-from bot.slack.cli import register
-parser = argparse.ArgumentParser()
-commands = parser.add_subparsers(dest="command")
-def add(name, func, help):
-    p = commands.add_parser(name, help=help)
-    p.set_defaults(func=func)
-    return p
-register(add)
-args = parser.parse_args(["slack"])
-setup_logging("WARNING")
-sys.exit(args.func(args, load(env_file=None, data_dir=sys.argv[1])))
-"""
 
 
 def _free_port() -> int:
@@ -60,7 +40,7 @@ def test_hubbot_slack_serves_http_mode_until_sigterm(tmp_path: Path, api: FakeSl
     }
     env.pop("SLACK_APP_TOKEN", None)
     process = subprocess.Popen(
-        [sys.executable, "-c", RUN, str(tmp_path / "data")],
+        [sys.executable, "-m", "bot", "--data-dir", str(tmp_path / "data"), "slack"],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -70,7 +50,7 @@ def test_hubbot_slack_serves_http_mode_until_sigterm(tmp_path: Path, api: FakeSl
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
-        assert "The Slack front end is running (HTTP mode at" in first, process.stderr.read()
+        assert "The slack front end is running (HTTP mode at" in first, process.stderr.read()
         body = json.dumps({"type": "url_verification", "challenge": "c-123"}).encode()
         ts = int(time.time())
         headers = {
@@ -94,7 +74,10 @@ def test_hubbot_slack_serves_http_mode_until_sigterm(tmp_path: Path, api: FakeSl
             process.wait()
 
 
-def test_hubbot_slack_without_a_token_is_one_clear_line(tmp_path: Path) -> None:
-    cfg = load(environ={}, env_file=None, data_dir=tmp_path)
-    with pytest.raises(CommandError, match="Set SLACK_BOT_TOKEN"):
-        cmd_slack(Namespace(), cfg)
+def test_hubbot_slack_without_a_token_is_one_clear_line(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("SLACK_BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["--data-dir", str(tmp_path), "slack"]) == 1
+    assert (
+        capsys.readouterr().err.strip() == "hubbot: Set SLACK_BOT_TOKEN to run the slack front end."
+    )
