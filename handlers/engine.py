@@ -12,7 +12,9 @@ nothing changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -80,7 +82,7 @@ class Engine:
     def handle(self, person: Person, event: Input) -> list[Reply]:
         with self._lock_for(person.key):
             try:
-                return self._handle(person, event)
+                return self._handle(person, _valid_unicode(event))
             except StoreError as exc:
                 log.error("store error for %s: %s", person.key, exc)
                 return [say(NOT_SAVED.format(reason=exc), final=True)]
@@ -356,6 +358,22 @@ class Engine:
 
     def _expired(self, state: dict[str, Any]) -> bool:
         return datetime.fromisoformat(state["updated_at"]) < self.hub.now() - IDLE_LIMIT
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _valid_unicode(event: Input) -> Input:
+    """The input with any lone surrogate made U+FFFD. They come from bytes
+    that are not UTF-8 (the console reads them with ``surrogateescape``) or
+    from ``\\ud800`` escapes in a platform's JSON, and could be neither
+    stored (UTF-8) nor sent to Telegram (UTF-16)."""
+    fields = {
+        f.name: _SURROGATE.sub("\ufffd", value)
+        for f in dataclasses.fields(event)
+        if isinstance(value := getattr(event, f.name), str) and _SURROGATE.search(value)
+    }
+    return dataclasses.replace(event, **fields) if fields else event
 
 
 def _reply_to_doc(reply: Reply) -> dict[str, Any]:
