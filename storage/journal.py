@@ -89,7 +89,12 @@ class Journal:
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record and make it durable, or leave the file as it was."""
-        line = encode(record)
+        try:
+            line = encode(record)
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 file can hold it
+            raise StoreWriteError(
+                "The change was not saved: it contains text that is not valid Unicode."
+            ) from None
         try:
             written = os.write(self._fd, line)
             if written != len(line):

@@ -478,3 +478,15 @@ def test_the_snapshot_is_written_in_pieces_but_is_the_same_json(tmp_path: Path) 
         expected = json.dumps(store._data, ensure_ascii=False, separators=(",", ":"))
     assert (tmp_path / "hub.json").read_bytes() == expected.encode("utf-8")
     assert json.loads((tmp_path / "hub.json").read_bytes())["empty_after"] == {}
+
+
+def test_text_that_is_not_unicode_is_refused_whole(tmp_path: Path) -> None:
+    with open_people(tmp_path) as store:
+        add(store, "p1", "ann@x.org")
+        with pytest.raises(StoreWriteError, match="not valid Unicode"), store.transaction() as tx:
+            tx.put("people", "p2", {"email": "bob@x.org", "team": "a"})
+            tx.put("people", "p3", {"email": "carl@x.org", "team": "a", "name": "Carl\ud800"})
+        assert store.get("people", "p2") is None and store.count("people") == 1
+        add(store, "p4", "dan@x.org")  # and the store goes on
+    with open_people(tmp_path) as store:
+        assert sorted(d["_key"] for d in store.scan("people")) == ["p1", "p4"]
