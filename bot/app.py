@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from dataclasses import dataclass
 
 from bot.config import Config
@@ -52,8 +53,24 @@ class _SafeLogFormatter(logging.Formatter):
         return head + (sep + tail if sep else "")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the one
+    there was at set-up (which tests and embedding programs replace)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 def setup_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+    handler = _CurrentStderr()
     handler.setFormatter(_SafeLogFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
