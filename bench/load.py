@@ -164,7 +164,12 @@ class Coordinator:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise Refused(f"no reply matching {pattern!r}; saw {seen[-3:]}")
-            message = await asyncio.wait_for(queue.get(), left)
+            try:
+                message = await asyncio.wait_for(queue.get(), left)
+            except TimeoutError:
+                raise Refused(f"no reply matching {pattern!r}; saw {seen[-3:]}") from None
+            if not self.relevant(message):
+                continue
             text = self.text_of(message)
             if "waiting for deletion" in text:
                 self.run.digests_seen += 1
@@ -184,7 +189,18 @@ class Coordinator:
     def buttons_of(self, message: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
 
+    async def pace(self) -> None:
+        """Wait as a person would before the next message (nothing by default)."""
+
+    def relevant(self, message: dict[str, Any]) -> bool:
+        return True
+
+    async def tick(self, label: str) -> None:
+        """Tick one box of the last message's tick-box group."""
+        await self.turn("", "support sites", press=label)
+
     async def turn(self, action: str, pattern: str, *, press: str | None = None) -> None:
+        await self.pace()
         started = time.perf_counter()
         if press is None:
             await self.say(action)
@@ -208,7 +224,7 @@ class Coordinator:
         email = f"new{self.counter}.{self.index}@load{self.index}.school"
         await self.turn(f"add Load Person {self.counter} {email}", "admin rights")
         await self.turn("", "support sites", press="No, a teacher")
-        await self.turn("", "support sites", press="Cambridge Primary support site")
+        await self.tick("Cambridge Primary support site")
         await self.turn("", "Add another", press="Done")
         await self.turn("", "Add 1 account", press="Review and confirm")
         await self.turn("", "Added 1 account", press="Add 1 account(s)")
@@ -248,10 +264,14 @@ class Coordinator:
             return
         await self.turn(f"transfer {source.email}", "to whom")
         assert self.last is not None
-        labels = [label for label in self.buttons_of(self.last) if "<" in label]
+        labels = [
+            label
+            for label in self.buttons_of(self.last)
+            if "<" in label and self.centre.coordinator.email not in label
+        ]
         target_label = labels[0]
         target_email = target_label.split("<")[1].rstrip(">")
-        await self.turn("", "Move", press=target_label)
+        await self.turn("", r"Move \d+ Progression Test", press=target_label)
         await self.turn("", "Moved", press="Transfer")
         self.centre.people[target_email].records += source.records
         source.records = 0
@@ -303,17 +323,18 @@ class TelegramCoordinator(Coordinator):
     def buttons_of(self, message: dict[str, Any]) -> dict[str, Any]:
         return telegram_buttons(message)
 
-    async def say(self, text: str) -> None:
+    async def pace(self) -> None:
+        # Telegram delivers about one message a second to a private chat, so
+        # a busy person there sends about one a second too.
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - getattr(self, "_sent", 0.0))))
-        self._sent = time.monotonic()  # a person in a private chat: about one a second
+        self._sent = time.monotonic()
+
+    async def say(self, text: str) -> None:
         self.run.telegram.send_text(self.chat_id, text)
 
     async def press(self, label: str) -> None:
         assert self.last is not None
-        data = self.buttons_of(self.last)[label]
-        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - getattr(self, "_sent", 0.0))))
-        self._sent = time.monotonic()
-        self.run.telegram.press(self.chat_id, self.last, data)
+        self.run.telegram.press(self.chat_id, self.last, self.buttons_of(self.last)[label])
 
 
 class SlackCoordinator(Coordinator):
@@ -321,6 +342,14 @@ class SlackCoordinator(Coordinator):
         super().__init__(run, centre, index)
         self.user = f"U{index:05d}"
         self.channel = "D" + self.user
+        self.ticked: list[str] = []
+
+    def relevant(self, message: dict[str, Any]) -> bool:
+        return message.get("method") != "chat.update"  # the pressed message marked ✓
+
+    async def tick(self, label: str) -> None:
+        # Slack keeps ticks in the client and sends them with the next press.
+        self.ticked.append(self.buttons_of(self.last or {})[label][2])
 
     def queue(self) -> asyncio.Queue[dict[str, Any]]:
         return self.run.slack.inbox.queues[self.channel]

@@ -173,6 +173,12 @@ class Ctx:
         word, _, rest = answer.text.strip().partition(" ")
         return self.switch(word.lower().lstrip("/") or "help", args=rest.strip())
 
+    def names_command(self, answer: Answer) -> bool:
+        """Whether typed text starts with a command this person may run, so
+        that a list or card on screen does not swallow 'suspend jane@…'."""
+        word = answer.text.strip().split(" ", 1)[0].lstrip("/").lower()
+        return not answer.value and any(word == name for name, _ in self.menu)
+
     def paged(
         self,
         step: str,

@@ -280,6 +280,7 @@ class Engine:
             label = prompt.buttons[0].label if prompt.buttons else "Confirm"
             return [say(PRESS_CONFIRM.format(label=label)), prompt]
         c = Ctx(self.hub, person, me, dict(state.get("data", {})))
+        c.menu = [(cv.name, cv.summary) for cv in self._available(me, person.frontend)]
         handler = getattr(conversation, f"on_{state['step']}")
         try:
             reply = handler(c, answer)

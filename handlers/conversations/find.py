@@ -102,6 +102,8 @@ class Find(Conversation):
             return self._results(c, int(answer.value[5:]), edit=True)
         if answer.account_id:
             return c.switch("show", value=answer.value)
+        if c.names_command(answer):
+            return c.follow(answer)
         if not answer.text.strip():
             raise HubError("Choose an account, or send a new search.")
         c.data["query"] = parse_query(answer.text)
