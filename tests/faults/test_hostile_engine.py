@@ -16,7 +16,8 @@ After every input:
   data, 4096-character messages);
 - accounts, Progression Test data, tokens and emails are unchanged unless
   the input was a Confirm: a press of (or the typed label of) a button whose
-  value is ``confirm`` in the conversation waiting for it. The one
+  value is ``confirm`` in the conversation waiting for it (or, at that
+  summary, "confirm" / "yes" typed, which the engine takes as its press). The one
   exception by design: ``link`` emails a code (and stores it) without one.
 """
 
@@ -39,7 +40,7 @@ from bot.console import ConsoleRenderer
 from bot.telegram import render as telegram
 from handlers.conversation import CONFIRM
 from handlers.conversations import all_conversations
-from handlers.engine import BROKEN, STATES, Engine
+from handlers.engine import BROKEN, CONFIRM_WORDS, STATES, Engine
 from handlers.replies import Command, Input, Person, Press, Reply, Text, Upload
 from hub import Hub
 from hub.demo import DEMO_COORDINATOR
@@ -185,9 +186,9 @@ def is_confirm(store: Any, person: Person, event: Input) -> bool:
     tokens = {t for t, v in state.get("buttons", {}).items() if v == CONFIRM}
     if isinstance(event, Press):
         return event.token in tokens
-    if isinstance(event, Text):
+    if isinstance(event, Text):  # the Confirm button's label typed, or "confirm" / "yes"
         labels = {state.get("labels", {}).get(t, "").casefold() for t in tokens}
-        return event.text.strip().casefold() in labels
+        return event.text.strip().casefold() in labels | CONFIRM_WORDS
     return False
 
 
