@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import threading
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -62,6 +63,10 @@ class Journal:
         if not existed:
             _fsync_dir(path.parent)
         self.size = os.fstat(self._fd).st_size
+        self.synced = self.size  # what is there at opening is on disk
+        self.generation = 0  # bumped by reset(): tickets from before are covered
+        self.failed: OSError | None = None
+        self._sync_lock = threading.Lock()
 
     def replay(self) -> Iterator[dict[str, Any]]:
         """Yield every complete record; cut a torn tail off the file."""
@@ -87,23 +92,57 @@ class Journal:
             os.fsync(self._fd)
             self.size = good_end
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one record and make it durable, or leave the file as it was."""
+    def write(self, record: dict[str, Any]) -> tuple[int, int]:
+        """Write one record, not yet durable, or leave the file as it was.
+
+        Returns the ticket to pass to :meth:`sync`. The store calls this
+        under its lock, so records land in commit order.
+        """
         try:
             line = encode(record)
         except UnicodeEncodeError:  # a lone surrogate: no UTF-8 file can hold it
             raise StoreWriteError(
                 "The change was not saved: it contains text that is not valid Unicode."
             ) from None
+        if self.failed is not None:
+            raise StoreWriteError(f"The change was not saved: {_explain(self.failed)}.")
         try:
             written = os.write(self._fd, line)
             if written != len(line):
                 raise OSError(errno.ENOSPC, "short write")
-            os.fdatasync(self._fd)
         except OSError as exc:
             self._undo_partial_write()
             raise StoreWriteError(f"The change was not saved: {_explain(exc)}.") from exc
         self.size += len(line)
+        return self.generation, self.size
+
+    def sync(self, ticket: tuple[int, int]) -> None:
+        """Return once the journal is durable up to the ticket's record.
+
+        Group commit: whoever gets the sync lock first calls fdatasync for
+        everything written so far; those who waited meanwhile find their
+        record already covered. A ticket from before a compaction is covered
+        by the snapshot. If fdatasync fails, nothing more can be trusted to
+        reach the disk, so every later write is refused until a restart
+        replays the journal (as databases do on fsync failure).
+        """
+        generation, offset = ticket
+        with self._sync_lock:
+            if generation != self.generation or self.synced >= offset:
+                return
+            if self.failed is not None:
+                raise StoreWriteError(f"The change was not saved: {_explain(self.failed)}.")
+            target = self.size
+            try:
+                os.fdatasync(self._fd)
+            except OSError as exc:
+                self.failed = exc
+                raise StoreWriteError(f"The change was not saved: {_explain(exc)}.") from exc
+            self.synced = target
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record and make it durable."""
+        self.sync(self.write(record))
 
     def _undo_partial_write(self) -> None:
         try:
@@ -113,9 +152,11 @@ class Journal:
 
     def reset(self) -> None:
         """Empty the journal once a snapshot holds everything in it."""
-        os.ftruncate(self._fd, 0)
-        os.fsync(self._fd)
-        self.size = 0
+        with self._sync_lock:
+            os.ftruncate(self._fd, 0)
+            os.fsync(self._fd)
+            self.generation += 1
+            self.size = self.synced = 0
 
     def close(self) -> None:
         os.close(self._fd)

@@ -10,7 +10,9 @@ Layout of a data directory::
 Why this shape: TinyDB's JSONStorage rewrites the whole file in place on every
 write, which is slow at scale and can leave half-old, half-new JSON after a
 crash; its CachingMiddleware may lose up to a thousand confirmed writes. Here
-every transaction is one fsync'd journal line before it is applied in memory,
+every transaction is one journal line, written before it is applied in
+memory and fsync'd (one fdatasync serving all transactions that commit
+meanwhile: group commit) before the transaction returns,
 and the snapshot is only ever replaced by an atomic rename. TinyDB still holds
 the data (through :class:`MemorySnapshotStorage`) and reads the file.
 """
@@ -331,15 +333,23 @@ class TinyDBStore(Store):
     # ---------------------------------------------------------------- writes
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
+        ticket = None
         with self._lock:
             if self._closed:
                 raise StoreWriteError("The change was not saved: the store is closed.")
             tx = _Tx(self)
             yield tx
             if tx.pending:
-                self._commit(tx.pending)
+                ticket = self._commit(tx.pending)
+        if ticket is not None:
+            # Outside the lock, so one fdatasync serves every transaction
+            # that committed meanwhile (group commit); the caller hears of
+            # its change only once it is on disk.
+            self._journal.sync(ticket)
 
-    def _commit(self, pending: dict[tuple[str, str], Doc | None]) -> None:
+    def _commit(self, pending: dict[tuple[str, str], Doc | None]) -> tuple[int, int]:
+        """Write the record (in commit order, under the lock) and apply it;
+        returns the journal ticket the caller must sync before it returns."""
         self._check_unique(pending)
         ops: list[list[Any]] = []
         for (table, key), doc in pending.items():
@@ -347,16 +357,17 @@ class TinyDBStore(Store):
                 doc = {**doc, "journal_seq": self._seq}
             ops.append(["p", table, key, doc] if doc is not None else ["d", table, key])
         record = {"seq": self._seq + 1, "ops": ops}
-        self._journal.append(record)  # raises StoreWriteError, nothing applied
+        ticket = self._journal.write(record)  # raises StoreWriteError, nothing applied
         self._seq += 1
         self._apply(ops, index=True)
         if self._journal.size > self._compact_after:
             try:
                 self.compact()
             except StoreWriteError as exc:
-                # The change is durable in the journal: it stands. The
+                # The change is in the journal: it stands once synced. The
                 # snapshot is tried again after the next change.
                 log.warning("%s The journal keeps every change.", exc)
+        return ticket
 
     def _check_unique(self, pending: dict[tuple[str, str], Doc | None]) -> None:
         for table, field in self._unique:
