@@ -66,7 +66,8 @@ def audit_counts(store: Any, action: str) -> dict[str, int]:
 
 def child_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
-    env.update(PYTHONUNBUFFERED="0", HUB_PUBLIC_URL="https://hub.example.org", **extra)
+    env.pop("PYTHONUNBUFFERED", None)  # the console flushes once per input, as in use
+    env.update(HUB_PUBLIC_URL="https://hub.example.org", **extra)
     return env
 
 
