@@ -97,6 +97,10 @@ def run_console(
     renderer = renderer or ConsoleRenderer(colour=interactive)
     for text in greeting:
         print(text, file=stdout)
+    waiting = engine.pending(person)
+    if waiting is not None:  # a conversation from before a restart carries on
+        print("You were in the middle of something; carrying on (or type 'cancel'):", file=stdout)
+        print(renderer.render(waiting), file=stdout)
     while True:
         if interactive:
             stdout.write("> ")

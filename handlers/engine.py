@@ -133,6 +133,14 @@ class Engine:
             )
         return token
 
+    def pending(self, person: Person) -> Reply | None:
+        """The question a stored conversation is waiting on (to show it again
+        when a console starts), or None."""
+        state = self.store.get(STATES, person.key)
+        if state is None or self._expired(state) or not state.get("prompt"):
+            return None
+        return _reply_from_doc(state["prompt"])
+
     def expire_idle(self) -> int:
         """Forget conversations idle past the limit and old launchers."""
         now = self.hub.now()
@@ -201,10 +209,13 @@ class Engine:
     @staticmethod
     def _typed(state: dict[str, Any], text: str) -> Answer:
         """A typed button label counts as pressing it; at a summary, typing
-        "confirm" (or "yes") counts as pressing its Confirm button."""
+        "confirm" (or "yes") counts as pressing its Confirm button, except
+        for a destructive one (delete), which takes its own words."""
         wanted = text.casefold()
         if state.get("confirming") and wanted in CONFIRM_WORDS:
-            return Answer(text=text, value=CONFIRM)
+            kinds = [kind for _, _, kind in state.get("prompt", {}).get("buttons", [])]
+            if "danger" not in kinds:
+                return Answer(text=text, value=CONFIRM)
         for token, value in state.get("buttons", {}).items():
             if state.get("labels", {}).get(token, "").casefold() == wanted:
                 return Answer(text=text, value=value)
