@@ -37,6 +37,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.conversations
 
 load: $(STAMP)
 	$(BIN)/python -m bench.load
