@@ -31,6 +31,7 @@ from handlers.replies import (
 )
 from hub import Account, Action, Actor, Hub, HubError
 from hub.directory import Page
+from hub.permissions import refusal
 
 CONFIRM = "confirm"
 CANCEL = "cancel"
@@ -234,7 +235,8 @@ class Ctx:
                 )
             target = matches.items[0]
         if action is not None:
-            why = self.hub.may(self.actor, action, target)
+            # self.me was read for this input; the change checks again.
+            why = refusal(self.me, action, target) if self.me else None
             if why:
                 raise HubError(why)
         return target

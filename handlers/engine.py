@@ -240,10 +240,14 @@ class Engine:
         return [say(STALE_BUTTON)]
 
     def _refuse_start(
-        self, person: Person, me: Account | None, conversation: Conversation
+        self,
+        person: Person,
+        me: Account | None,
+        conversation: Conversation,
+        available: list[Conversation],
     ) -> str | None:
         """Why this person may not start this conversation here, or None."""
-        if conversation in self._available(me, person.frontend):
+        if conversation in available:
             return None
         if me is None or conversation.audience == "unlinked":
             return ""  # not for them: the engine falls back to help
@@ -262,8 +266,9 @@ class Engine:
         carry: dict[str, Any] | None = None,
     ) -> list[Reply]:
         conversation = self._aliases.get(name)
+        available = self._available(me, person.frontend)
         if conversation is not None:
-            why = self._refuse_start(person, me, conversation)
+            why = self._refuse_start(person, me, conversation, available)
             if why:
                 return [say(why, final=True)]
             if why == "":
@@ -273,7 +278,7 @@ class Engine:
                 return [say("I don't know ", Span(name[:40], "bold"), ". " + UNKNOWN, final=True)]
             conversation, arg = self._aliases["help"], Answer()  # unlinked: the help to link
         c = Ctx(self.hub, person, me, dict(carry or {}))
-        c.menu = [(cv.name, cv.summary) for cv in self._available(me, person.frontend)]
+        c.menu = [(cv.name, cv.summary) for cv in available]
         try:
             reply = conversation.start(c, arg)
         except Reask as again:

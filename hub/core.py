@@ -122,12 +122,17 @@ class HubCore:
         acting = self.acting_account(tx, actor)
         if acting is None:
             return None
+        self.check(acting, action, target)
+        return acting
+
+    @staticmethod
+    def check(acting: Account, action: Action, target: Account | None = None) -> None:
+        """:meth:`require` for an acting account already read in this change."""
         reason = refusal(acting, action, target)
         if reason:
             if reason == NO_SUCH_ACCOUNT:
                 raise NotFound(reason)
             raise NotAllowed(reason)
-        return acting
 
     def may(self, actor: Actor, action: Action, target: Account | None = None) -> str | None:
         """Why not, or None: for menus and cards, without raising."""
