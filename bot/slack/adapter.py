@@ -35,7 +35,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.slack import inbound, render, views
-from bot.slack.dedupe import ProcessedEvents, delivery_key
+from bot.slack.dedupe import delivery_key, processed_events
 from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
 from handlers.conversations.add import parse_one_line
 from handlers.conversations.import_accounts import MAX_UPLOAD
@@ -79,7 +79,7 @@ class SlackAdapter:
         self.engine = engine
         self.client = client
         self.identity = Identity(client, hub)
-        self.processed = ProcessedEvents(hub.store, hub.now)
+        self.processed = processed_events(hub.store, hub.now)
         self.remind_after_days = remind_after_days
         self.files_hosts = {files_host, urlparse(client.base_url).hostname or ""}
         self.closing = False

@@ -13,19 +13,15 @@ The same middleware runs for HTTP and Socket Mode.
 
 from __future__ import annotations
 
-import logging
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.once import OnceLedger
 from storage import Store
-
-log = logging.getLogger(__name__)
 
 TABLE = "processed_events"
 KEEP = timedelta(hours=1)  # Slack's last retry comes about 6 minutes after the first
-PURGE_EVERY = timedelta(minutes=10)
 
 
 def delivery_key(body: dict[str, Any]) -> str | None:
@@ -48,46 +44,5 @@ def delivery_key(body: dict[str, Any]) -> str | None:
     return None
 
 
-class ProcessedEvents:
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
-        self.store = store
-        self.clock = clock
-        self._last_purge: datetime | None = None
-        self._purge_lock = threading.Lock()
-
-    def claim(self, key: str) -> bool:
-        """True the first time ``key`` is seen; False for a repeat."""
-        now = self.clock()
-        with self.store.transaction() as tx:
-            if tx.get(TABLE, key) is not None:
-                return False
-            tx.put(TABLE, key, {"seen_at": now.isoformat()})
-        self._purge_now_and_then(now)
-        return True
-
-    def seen(self, key: str) -> bool:
-        return self.store.get(TABLE, key) is not None
-
-    def _purge_now_and_then(self, now: datetime) -> None:
-        with self._purge_lock:
-            if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
-                return
-            self._last_purge = now
-        try:
-            self.purge()
-        except Exception:  # housekeeping must never stop a request
-            log.exception("could not forget old Slack deliveries")
-
-    def purge(self) -> int:
-        """Forget deliveries older than :data:`KEEP`."""
-        cutoff = self.clock() - KEEP
-        old = [
-            d["_key"]
-            for d in self.store.scan(TABLE)
-            if datetime.fromisoformat(d["seen_at"]) < cutoff
-        ]
-        if old:
-            with self.store.transaction() as tx:
-                for key in old:
-                    tx.delete(TABLE, key)
-        return len(old)
+def processed_events(store: Store, clock: Callable[[], datetime]) -> OnceLedger:
+    return OnceLedger(store, TABLE, KEEP, clock)

@@ -43,8 +43,9 @@ from telegram.ext import (
 )
 
 from bot import metrics
+from bot.once import OnceLedger
 from bot.telegram import render
-from bot.telegram.updates import ProcessedUpdates
+from bot.telegram.updates import update_key
 from handlers.conversations.import_accounts import MAX_UPLOAD
 from handlers.engine import Engine
 from handlers.replies import Command, Input, Person, Press, Reply, Text, Upload
@@ -97,7 +98,7 @@ def to_input(name: str, args: str) -> Input:
 
 
 class Adapter:
-    def __init__(self, hub: Hub, engine: Engine, processed: ProcessedUpdates) -> None:
+    def __init__(self, hub: Hub, engine: Engine, processed: OnceLedger) -> None:
         self.hub = hub
         self.engine = engine
         self.processed = processed
@@ -129,7 +130,9 @@ class Adapter:
     # ------------------------------------------------------- every update
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
-            fresh = await asyncio.to_thread(self.processed.claim, context.bot.id, update.update_id)
+            fresh = await asyncio.to_thread(
+                self.processed.claim, update_key(context.bot.id, update.update_id)
+            )
         except StoreError as exc:  # the engine will say what is wrong with the store
             log.error("could not record Telegram update %s: %s", update.update_id, exc)
             return

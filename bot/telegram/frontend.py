@@ -37,7 +37,7 @@ from bot.config import Config, ConfigError
 from bot.telegram.adapter import ALLOWED_UPDATES, NAME, Adapter
 from bot.telegram.limits import FloodControl
 from bot.telegram.processing import Finished, PerChatOrder
-from bot.telegram.updates import ProcessedUpdates
+from bot.telegram.updates import processed_updates
 from bot.telegram.webhook import PATH, WebhookEndpoint
 from handlers.engine import Engine
 from handlers.replies import Reply
@@ -106,7 +106,7 @@ class TelegramFrontEnd:
         self.retry_start_every = retry_start_every
         self.webhook_url = config.telegram_webhook_url
         self.webhook_secret = config.telegram_webhook_secret or secrets.token_urlsafe(32)
-        self.processed = ProcessedUpdates(app.store, app.hub.now)
+        self.processed = processed_updates(app.store, app.hub.now)
         self.adapter = Adapter(app.hub, engine, self.processed)
         self.finished = Finished()
         self.endpoint = WebhookEndpoint(self.webhook_secret, self._accept_from_webhook)

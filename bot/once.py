@@ -1,0 +1,74 @@
+"""Each platform delivery is handled once, across restarts.
+
+Platforms deliver again what they think was not received: Telegram an update
+whose receipt was not confirmed (a restart in the middle of a ``getUpdates``
+batch, a lost webhook answer), Slack an event it retries (at once, after one
+and after five minutes) or a button pressed twice. Before a delivery is
+handled its identity is claimed in the store; a second delivery finds the
+claim and is dropped.
+
+Claiming before handling means a crash in the middle of a delivery loses it
+rather than running it twice; the person simply sends it again. Old claims
+are forgotten now and then, by the requests themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from storage import Store
+
+log = logging.getLogger(__name__)
+PURGE_EVERY = timedelta(minutes=10)
+
+
+class OnceLedger:
+    def __init__(
+        self, store: Store, table: str, keep: timedelta, clock: Callable[[], datetime]
+    ) -> None:
+        self.store = store
+        self.table = table
+        self.keep = keep
+        self.clock = clock
+        self._last_purge: datetime | None = None
+        self._purge_lock = threading.Lock()
+
+    def claim(self, key: str) -> bool:
+        """True the first time ``key`` is seen; False for a repeat."""
+        now = self.clock()
+        with self.store.transaction() as tx:
+            if tx.get(self.table, key) is not None:
+                return False
+            tx.put(self.table, key, {"seen_at": now.isoformat()})
+        self._purge_now_and_then(now)
+        return True
+
+    def seen(self, key: str) -> bool:
+        return self.store.get(self.table, key) is not None
+
+    def _purge_now_and_then(self, now: datetime) -> None:
+        with self._purge_lock:
+            if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
+                return
+            self._last_purge = now
+        try:
+            self.purge()
+        except Exception:  # housekeeping must never stop a delivery
+            log.exception("could not forget old deliveries in %s", self.table)
+
+    def purge(self) -> int:
+        """Forget claims older than ``keep``."""
+        cutoff = self.clock() - self.keep
+        old = [
+            d["_key"]
+            for d in self.store.scan(self.table)
+            if datetime.fromisoformat(d["seen_at"]) < cutoff
+        ]
+        if old:
+            with self.store.transaction() as tx:
+                for key in old:
+                    tx.delete(self.table, key)
+        return len(old)
