@@ -264,7 +264,11 @@ def run(accounts: int, samples: int, data_dir: Path | None, profile: str | None)
         started = time.perf_counter()
         fill(work, accounts)
         fill_seconds = time.perf_counter() - started
+        # The filled snapshot (~100 MB) is still being written back by the
+        # kernel: let it land, or the first step measured pays for it.
+        os.sync()
         bot = Bot(work)
+        os.sync()
         print(
             f"{accounts:,} accounts in {accounts // PER_CENTRE:,} centres: filled in "
             f"{fill_seconds:.1f} s, opened in {bot.open_seconds:.1f} s ({work})",
