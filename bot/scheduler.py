@@ -24,6 +24,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import Config
 from bot.reminders import DigestReport, DigestSender, local_day
 from hub import Hub
+from hub.outbox import forget_bodies
 
 log = logging.getLogger(__name__)
 DAY = 24 * 3600
@@ -80,6 +81,7 @@ class Jobs:
 
     def tidy(self) -> int:
         removed = self.hub.purge_expired()
+        removed += forget_bodies(self.hub.store, self.hub.now() - timedelta(days=1))
         if self._housekeeping is not None:
             removed += self._housekeeping()
         self.hub.forget_old_digests(local_day(self.hub.now(), self.config.tz) - timedelta(days=30))

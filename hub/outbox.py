@@ -139,5 +139,23 @@ def mark_failed_attempt(store: Store, email_id: str, now: datetime, error: str) 
         tx.put(OUTBOX, email_id, doc)
 
 
+def forget_bodies(store: Store, sent_before: datetime) -> int:
+    """Drop the text of emails delivered before ``sent_before``: the outbox
+    keeps who was sent what kind of email, when; the words are no use once
+    delivered, and kept forever they would make the store grow with its
+    history rather than with its accounts."""
+    old = [
+        d
+        for d in store.lookup(OUTBOX, "state", SENT)
+        if d.get("sent_at") and d["sent_at"] < sent_before.isoformat() and (d["text"] or d["html"])
+    ]
+    if old:
+        with store.transaction() as tx:
+            for doc in old:
+                doc["text"] = doc["html"] = ""
+                tx.put(OUTBOX, doc["_key"], doc)
+    return len(old)
+
+
 def all_emails(store: Store) -> list[OutboxEmail]:
     return sorted((OutboxEmail.from_doc(d) for d in store.scan(OUTBOX)), key=lambda e: e.email_id)

@@ -21,7 +21,7 @@ from bot.reminders import DigestSender, digest_reply
 from bot.scheduler import Jobs, Scheduler, daily_trigger, due_today
 from handlers.conversations import all_conversations
 from handlers.engine import Engine
-from handlers.replies import Person, Press
+from handlers.replies import Person, Press, Text
 from hub import Actor, NewAccount
 from hub.demo import ensure_demo
 
@@ -266,9 +266,8 @@ def test_tidy_forgets_used_tokens_and_idle_conversations(app) -> None:  # type: 
     with time_machine.travel(START, tick=False):
         actor = Actor(coordinator.account_id, "test")
         hub.add_accounts(actor, [NewAccount("Tia Token", "tia@demo.school")])
+        Mailer(app.store, app.config).deliver_due()
         engine.handle(person, Press("nothing"))
-        from handlers.replies import Text
-
         engine.handle(person, Text("suspend"))
         assert app.store.count("conversations") == 1
         tokens_before = app.store.count("tokens")
@@ -277,4 +276,6 @@ def test_tidy_forgets_used_tokens_and_idle_conversations(app) -> None:  # type: 
         removed = jobs.tidy()
     assert removed >= 1
     assert app.store.count("conversations") == 0
+    sent = [e for e in app.store.scan("outbox") if e["state"] == "sent"]
+    assert sent and all(e["text"] == "" and e["html"] == "" for e in sent)  # words forgotten
     assert app.store.count("tokens") < tokens_before  # the expired invitations went
