@@ -483,13 +483,14 @@ def test_a_console_killed_in_the_middle_of_add_resumes_it(demo_dir) -> None:  # 
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     assert proc.returncode == -signal.SIGKILL
-    # Started again: the answers so far are kept; the question is where it was.
-    out = chat(
-        demo_dir,
-        ["Cambridge Primary support site", "Done", "Review and confirm", "Add 1 account(s)"],
-    )
-    assert "  [1] ✅ Cambridge Primary support site" in out
-    assert "  [3] ✅ Test Maker" in out
+    # Started again: the question it was waiting on is shown again, with the
+    # answers so far, and its [n] choose as before.
+    out = chat(demo_dir, ["1", "7", "2", "1"])
+    waiting = out.split("\n> ", 1)[0]
+    assert "You were in the middle of something" in waiting
+    assert "Which support sites should Jane Smith use?" in waiting
+    assert "  [3] ✅ Test Maker" in waiting
+    assert "  [1] ✅ Cambridge Primary support site" in after(out, "1")
     assert "Added 1 account(s)" in out
     jane = account(demo_dir, "jane@school.org")
     assert jane.role.value == "admin"
