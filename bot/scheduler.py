@@ -15,6 +15,7 @@ record of what was sent is the hub's, not the scheduler's.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -91,6 +92,7 @@ class Jobs:
 class Scheduler:
     def __init__(self, jobs: Jobs) -> None:
         self.jobs = jobs
+        self._make_up: threading.Thread | None = None
         self._scheduler = BackgroundScheduler(timezone=jobs.config.tz)
         options = {"coalesce": True, "max_instances": 1}
         self._scheduler.add_job(
@@ -105,11 +107,20 @@ class Scheduler:
 
     def start(self) -> None:
         self._scheduler.start()
-        # The make-up run goes through the scheduler's thread pool so start-up
-        # is not held up by a slow platform.
-        self._scheduler.add_job(self.jobs.make_up, id="make-up", misfire_grace_time=DAY)
+        # The make-up run has a thread of its own so start-up is not held up
+        # by a slow platform; stop() waits for it.
+        self._make_up = threading.Thread(target=self._run_make_up, name="make-up")
+        self._make_up.start()
+
+    def _run_make_up(self) -> None:
+        try:
+            self.jobs.make_up()
+        except Exception:  # logged; the daily run tries again tomorrow
+            log.exception("the make-up digest run failed")
 
     def stop(self) -> None:
+        if self._make_up is not None:
+            self._make_up.join(timeout=60)
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
 

@@ -82,9 +82,14 @@ class Store(ABC):
     def count(self, table: str) -> int: ...
 
     @abstractmethod
-    def transaction(self) -> AbstractContextManager[Transaction]:
+    def transaction(self, *, durable: bool = True) -> AbstractContextManager[Transaction]:
         """An atomic change: durable when the ``with`` block exits normally,
-        discarded when it raises. Transactions are serialised."""
+        discarded when it raises. Transactions are serialised.
+
+        ``durable=False`` is for bookkeeping nobody is told about (where a
+        conversation stands): it is written in order like any change and
+        survives the process being killed, but the caller does not wait for
+        the disk; the next durable change, or closing, makes it durable."""
 
     @abstractmethod
     def meta(self, name: str, default: Any = None) -> Any:

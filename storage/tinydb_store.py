@@ -332,7 +332,7 @@ class TinyDBStore(Store):
 
     # ---------------------------------------------------------------- writes
     @contextmanager
-    def transaction(self) -> Iterator[Transaction]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Transaction]:
         ticket = None
         with self._lock:
             if self._closed:
@@ -341,7 +341,7 @@ class TinyDBStore(Store):
             yield tx
             if tx.pending:
                 ticket = self._commit(tx.pending)
-        if ticket is not None:
+        if ticket is not None and durable:
             # Outside the lock, so one fdatasync serves every transaction
             # that committed meanwhile (group commit); the caller hears of
             # its change only once it is on disk.
@@ -428,7 +428,12 @@ class TinyDBStore(Store):
                 if self._journal.size:
                     self.compact()
             except StoreWriteError:
-                pass  # the journal still holds every change; replay next time
+                # The journal still holds every change; make the last ones
+                # durable too, and replay them next time.
+                try:
+                    self._journal.sync((self._journal.generation, self._journal.size))
+                except StoreWriteError:
+                    pass
             finally:
                 self._journal.close()
                 self._release_process_lock()
