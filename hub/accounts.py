@@ -59,9 +59,12 @@ class CheckedRow:
 class AccountChanges(HubCore):
     # ------------------------------------------------------------- checking
     def check_new_email(self, actor: Actor, raw: str, *, except_id: str | None = None) -> str:
-        """A typed address, checked at once: syntax, then unused hub-wide."""
+        """A typed address, checked at once: syntax, then unused hub-wide.
+        Only for those who may add or edit accounts: the answer tells whether
+        an address is taken."""
         email = check_email(raw)
         with self.store.transaction() as tx:
+            self.require(tx, actor, Action.EDIT if except_id else Action.ADD)
             self._check_unused(tx, email, except_id)
         return email
 

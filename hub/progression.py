@@ -32,10 +32,12 @@ class Progression(HubCore):
 
     def transfer_targets(self, actor: Actor, from_id: str, site: str) -> list[Account]:
         """Accounts that may receive the data: active, same centre, with
-        access to the site, not the owner (rule 7)."""
-        source = self.account(from_id)
-        if source is None:
-            return []
+        access to the site, not the owner (rule 7). Only for those who may
+        transfer the owner's data."""
+        with self.store.transaction() as tx:
+            acting = self.acting_account(tx, actor)
+            source = Account.from_doc(self.target_doc(tx, acting, from_id))
+            self.require(tx, actor, Action.TRANSFER, source)
         return [
             a
             for a in self._centre_accounts(source.centre_id)
