@@ -186,6 +186,8 @@ class Engine:
         if isinstance(event, Press):
             return notes + self._press(person, me, state, event.token)
         if isinstance(event, Command):
+            if event.name in CANCEL_WORDS and state is not None:
+                return self._cancel(person, state)
             if state is not None:
                 self._forget(person)
             return notes + self._start(person, me, event.name, Answer(text=event.args))

@@ -124,7 +124,7 @@ def state_allows(action: Action, target: Account) -> bool:
     if action in (Action.RESTORE, Action.DELETE):
         return not target.active
     if action is Action.GRANT_ADMIN:
-        return target.role is Role.TEACHER
+        return target.role is Role.TEACHER and target.active
     if action is Action.REMOVE_ADMIN:
         return target.role is Role.ADMIN
     if action is Action.RESET:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from handlers.conversation import Answer, Conversation, Ctx
 from handlers.replies import Reply, b, line
-from hub import Action
+from hub import Action, HubError
 
 ASK = "Which account do you want to delete? Send the email address or part of the name."
 
@@ -54,6 +54,8 @@ class Delete(Conversation):
         return c.follow(answer)
 
     def on_held(self, c: Ctx, answer: Answer) -> Reply:
+        if answer.value != "transfer":
+            raise HubError("Press 'Transfer data first' to move the data, or Cancel.")
         return c.switch("transfer", value=f"acc:{c.data['account_id']}", carry={"then": "delete"})
 
     def on_sure(self, c: Ctx, answer: Answer) -> Reply:

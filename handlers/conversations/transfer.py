@@ -117,6 +117,8 @@ class Transfer(Conversation):
         return c.end(done)
 
     def on_more(self, c: Ctx, answer: Answer) -> Reply:
+        if answer.value != "more":
+            raise HubError("Press 'Transfer the rest' to move it too, or Cancel.")
         c.data.pop("site", None)
         c.data.pop("to_id", None)
         return self._choose_site(c)
