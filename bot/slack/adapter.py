@@ -26,6 +26,7 @@ import logging
 import re
 import threading
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -136,11 +137,12 @@ class SlackAdapter:
         ack()
         user = command["user_id"]
         said = inbound.command(command.get("text"))
-        who = self._who(user, tell=respond)
+        who = self._known(
+            user,
+            tell=respond,
+            refuse=lambda text: respond(text=render.escape(text), response_type="ephemeral"),
+        )
         if who is None:
-            return
-        if who.account is None:
-            respond(text=render.escape(who.refusal), response_type="ephemeral")
             return
         if isinstance(said, Command) and said.name in self._add_words:
             if self._open_add_modal(who, command.get("trigger_id"), said.args, tell=respond):
@@ -157,11 +159,8 @@ class SlackAdapter:
         user = event.get("user")
         if not user or subtype not in (None, "file_share"):
             return  # edits, deletions, joins, our own updates: nothing to answer
-        who = self._who(user)
+        who = self._known(user)
         if who is None:
-            return
-        if who.account is None:
-            self.say(user, who.refusal)
             return
         if subtype == "file_share" and event.get("files"):
             upload = self._download(user, event["files"][0])
@@ -186,11 +185,8 @@ class SlackAdapter:
                 thread_ts=event.get("thread_ts"),
             )
 
-        who = self._who(user, tell=lambda **kw: note(NOT_CHECKED))
+        who = self._known(user, tell=lambda **kw: note(NOT_CHECKED), refuse=note)
         if who is None:
-            return
-        if who.account is None:
-            note(who.refusal)
             return
         dm = self._converse(who, inbound.command(event.get("text")))
         if channel != dm:
@@ -207,11 +203,8 @@ class SlackAdapter:
         pressed = inbound.button_press(body)
         if pressed is None:
             return
-        who = self._who(user)
+        who = self._known(user)
         if who is None:
-            return
-        if who.account is None:
-            self.say(user, who.refusal)
             return
         token, label = pressed
         with self._lock_for(user):
@@ -228,11 +221,8 @@ class SlackAdapter:
     def on_home_add(self, ack: Any, body: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        who = self._who(user)
+        who = self._known(user)
         if who is None:
-            return
-        if who.account is None:
-            self.say(user, who.refusal)
             return
         if not self._open_add_modal(who, body.get("trigger_id"), ""):
             self._converse(who, Command("add"))
@@ -240,11 +230,8 @@ class SlackAdapter:
     def on_home_command(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user = body["user"]["id"]
-        who = self._who(user)
+        who = self._known(user)
         if who is None:
-            return
-        if who.account is None:
-            self.say(user, who.refusal)
             return
         self._converse(who, inbound.command(action.get("value")))
 
@@ -319,6 +306,23 @@ class SlackAdapter:
             log.error("could not tell %s about the failure either: %s", user, exc)
 
     # --------------------------------------------------------- the work
+    def _known(
+        self,
+        user: str,
+        *,
+        tell: Callable[..., Any] | None = None,
+        refuse: Callable[[str], Any] | None = None,
+    ) -> Who | None:
+        """The Slack user with their hub account, or None once they have been
+        told why not (no matching active account, or Slack did not answer)."""
+        who = self._who(user, tell=tell)
+        if who is None:
+            return None
+        if who.account is None:
+            (refuse or (lambda text: self.say(user, text)))(who.refusal)
+            return None
+        return who
+
     def _who(self, user: str, tell: Any = None) -> Who | None:
         """The user's account (or the refusal); None if Slack couldn't say,
         after telling the user so."""
