@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import sys
@@ -37,6 +38,15 @@ def open_app(config: Config) -> App:
         store.close()
         raise
     return App(config, store, Hub(store, public_url=config.public_url))
+
+
+def settle(app: App) -> App:
+    """For a long-running bot: move everything loaded so far (a large store
+    is millions of objects) out of the garbage collector's sight, so that its
+    full collections stay short instead of pausing every conversation."""
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 class _SafeLogFormatter(logging.Formatter):

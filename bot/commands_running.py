@@ -7,7 +7,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from bot.app import App, open_app, quiet_logging_for_console
+from bot.app import App, open_app, quiet_logging_for_console, settle
 from bot.config import Config
 from bot.console import ConsoleFrontEnd, ConsoleRenderer, run_console
 from bot.mailer import Mailer
@@ -50,7 +50,7 @@ def cmd_console(args: argparse.Namespace, cfg: Config) -> int:
 
 
 def cmd_run(args: argparse.Namespace, cfg: Config) -> int:
-    app = open_app(cfg)
+    app = settle(open_app(cfg))
     platforms = configured_platforms(app)
     try:
         if platforms:
@@ -92,7 +92,7 @@ def _platform_command(platform: str) -> Callable[[argparse.Namespace, Config], i
         if not token:
             variable = "TELEGRAM_BOT_TOKEN" if platform == "telegram" else "SLACK_BOT_TOKEN"
             raise CommandError(f"Set {variable} to run the {platform} front end.")
-        app = open_app(cfg)
+        app = settle(open_app(cfg))
         try:
             runner = Runner(app, (platform,))
             try:
