@@ -10,12 +10,12 @@ from datetime import timedelta
 from typing import Any
 
 from hub import email_templates, tokens
-from hub.core import HubCore, public_fields
+from hub.core import HubCore, data_held_in, public_fields
 from hub.errors import Conflict, DataHeld, HubError, Invalid, NotAllowed
-from hub.model import Account, Actor, DataHeldSummary, Role, Status
+from hub.model import Account, Actor, Role, Status
 from hub.permissions import Action
-from hub.schema import ACCOUNTS, CENTRES, DATA, LINKS
-from hub.sites import DATA_SITES, normalise_sites, site_name
+from hub.schema import ACCOUNTS, CENTRES, LINKS
+from hub.sites import normalise_sites, site_name
 from hub.tokens import TokenKind
 from hub.validation import check_email, check_name, email_key
 from storage import Transaction
@@ -315,7 +315,7 @@ class AccountChanges(HubCore):
                 raise Conflict(
                     f"Only a suspended account can be deleted; suspend {target.name} first."
                 )
-            held = self._data_held(tx, account_id)
+            held = data_held_in(tx, account_id)
             if held.total:
                 raise DataHeld(
                     f"{target.name} still owns Progression Test data ({held.text()}); "
@@ -337,12 +337,6 @@ class AccountChanges(HubCore):
                 None,
             )
             return target
-
-    def _data_held(self, tx: Transaction, account_id: str) -> DataHeldSummary:
-        counts = dict.fromkeys(DATA_SITES, 0)
-        for item in tx.lookup(DATA, "owner_id", account_id):
-            counts[item["site"]] = counts.get(item["site"], 0) + 1
-        return DataHeldSummary({s: n for s, n in counts.items() if n})
 
     # ---------------------------------------------------------------- reset
     def reset_password(self, actor: Actor, account_id: str) -> str:

@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from hub.errors import NotAllowed, NotFound
-from hub.model import Account, Actor, Centre
+from hub.model import Account, Actor, Centre, DataHeldSummary
 from hub.outbox import EmailContent, enqueue
 from hub.permissions import Action, refusal
-from hub.schema import ACCOUNTS, AUDIT, CENTRES
-from hub.validation import lookup_key
+from hub.schema import ACCOUNTS, AUDIT, CENTRES, DATA
+from hub.sites import DATA_SITES
+from hub.validation import fold, lookup_key
 from storage import Store, Transaction
 
 _AUDIT_ORDER = itertools.count()
@@ -39,6 +40,15 @@ AUDITED_FIELDS = (
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def data_held_in(reader: Store | Transaction, account_id: str) -> DataHeldSummary:
+    """How much Progression Test data an account owns per site, in the hub's
+    site order; ``reader`` is the store, or a transaction to see its writes."""
+    counts = dict.fromkeys(DATA_SITES, 0)
+    for item in reader.lookup(DATA, "owner_id", account_id):
+        counts[item["site"]] = counts.get(item["site"], 0) + 1
+    return DataHeldSummary({site: n for site, n in counts.items() if n})
 
 
 def public_fields(doc: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -90,6 +100,14 @@ class HubCore:
         """Any centre: for identifying a chat user, never shown to a stranger."""
         docs = accounts_with_email(self.store, email)
         return Account.from_doc(docs[0]) if docs else None
+
+    def data_held(self, account_id: str) -> DataHeldSummary:
+        return data_held_in(self.store, account_id)
+
+    def centre_accounts(self, centre_id: str) -> list[Account]:
+        """A centre's accounts, by name."""
+        docs = self.store.lookup(ACCOUNTS, "centre_id", centre_id)
+        return sorted((Account.from_doc(d) for d in docs), key=lambda a: (fold(a.name), a.email))
 
     def centre(self, centre_id: str) -> Centre | None:
         doc = self.store.get(CENTRES, centre_id)

@@ -4,17 +4,16 @@ audit log and a centre's counts. Every read is permission-checked too."""
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Generic, TypeVar
 
 from hub.core import HubCore
 from hub.errors import Invalid, NotAllowed
-from hub.model import Account, Actor, AuditEntry, DataHeldSummary, Role, Status
+from hub.model import Account, Actor, AuditEntry, Role, Status
 from hub.permissions import Action
-from hub.schema import ACCOUNTS, AUDIT, DATA
-from hub.sites import DATA_SITES
+from hub.schema import ACCOUNTS, AUDIT
+from hub.validation import fold
 
 STATUS_FILTERS = ("active", "suspended", "pending")
 ROLE_FILTERS = tuple(r.value for r in Role)
@@ -27,10 +26,6 @@ class Page(Generic[T]):
     total: int
     page: int  # 1-based
     pages: int
-
-
-def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def paginate(items: list[T], page: int, per_page: int) -> Page[T]:
@@ -60,18 +55,6 @@ class Directory(HubCore):
             account = Account.from_doc(doc)
             self.check(acting, Action.VIEW, account)
             return account
-
-    def data_held(self, account_id: str) -> DataHeldSummary:
-        counts = dict.fromkeys(DATA_SITES, 0)  # the sites in the hub's own order
-        for item in self.store.lookup(DATA, "owner_id", account_id):
-            counts[item["site"]] = counts.get(item["site"], 0) + 1
-        return DataHeldSummary({site: n for site, n in counts.items() if n})
-
-    def centre_accounts(self, centre_id: str) -> list[Account]:
-        accounts = [
-            Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)
-        ]
-        return sorted(accounts, key=lambda a: (_fold(a.name), a.email))
 
     def search(
         self,
@@ -109,10 +92,10 @@ class Directory(HubCore):
     ) -> list[dict[str, Any]]:
         """The matching documents in name order. Filtered before any becomes
         an :class:`Account`: a search answers within a message's time budget."""
-        needle = _fold(text.strip())
+        needle = fold(text.strip())
         found = []
         for doc in self.store.lookup(ACCOUNTS, "centre_id", centre_id):
-            if needle and needle not in _fold(doc["name"]) and needle not in _fold(doc["email"]):
+            if needle and needle not in fold(doc["name"]) and needle not in fold(doc["email"]):
                 continue
             if status == "pending" and not doc.get("invitation_pending"):
                 continue
@@ -121,7 +104,7 @@ class Directory(HubCore):
             if role and doc["role"] != role:
                 continue
             found.append(doc)
-        return sorted(found, key=lambda d: (_fold(d["name"]), d["email"]))
+        return sorted(found, key=lambda d: (fold(d["name"]), d["email"]))
 
     def audit_log(self, actor: Actor, *, page: int = 1, per_page: int = 10) -> Page[AuditEntry]:
         with self.store.transaction() as tx:

@@ -40,13 +40,9 @@ class Progression(HubCore):
             self.require(tx, actor, Action.TRANSFER, source)
         return [
             a
-            for a in self._centre_accounts(source.centre_id)
+            for a in self.centre_accounts(source.centre_id)
             if a.active and site in a.sites and a.account_id != from_id
         ]
-
-    def _centre_accounts(self, centre_id: str) -> list[Account]:
-        docs = self.store.lookup(ACCOUNTS, "centre_id", centre_id)
-        return sorted((Account.from_doc(d) for d in docs), key=lambda a: a.name.casefold())
 
     def transfer(self, actor: Actor, from_id: str, site: str, to_id: str) -> int:
         """Move every item ``from_id`` owns on ``site`` to ``to_id``; returns

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from hub import email_templates, tokens
 from hub.core import HubCore
 from hub.model import Account, DataHeldSummary, Role, Status
-from hub.schema import ACCOUNTS, CENTRES, DATA, DIGESTS, LINK_CODES, TOKENS
+from hub.schema import CENTRES, DIGESTS, LINK_CODES, TOKENS
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,7 @@ class Reminders(HubCore):
     def pending_deletion(self, centre_id: str, after_days: int = 7) -> list[PendingDeletion]:
         now = self.now()
         pending = []
-        for doc in self.store.lookup(ACCOUNTS, "centre_id", centre_id):
-            account = Account.from_doc(doc)
+        for account in self.centre_accounts(centre_id):
             if account.status is not Status.SUSPENDED or account.suspended_at is None:
                 continue
             if account.snoozed_until and account.snoozed_until > now:
@@ -33,19 +32,17 @@ class Reminders(HubCore):
             days = (now - account.suspended_at).days
             if days < after_days:
                 continue
-            counts: dict[str, int] = {}
-            for item in self.store.lookup(DATA, "owner_id", account.account_id):
-                counts[item["site"]] = counts.get(item["site"], 0) + 1
-            pending.append(PendingDeletion(account, days, DataHeldSummary(counts)))
+            pending.append(PendingDeletion(account, days, self.data_held(account.account_id)))
         return sorted(pending, key=lambda p: (-p.days_suspended, p.account.name.casefold()))
 
     def digest_recipients(self, centre_id: str) -> list[Account]:
         """The coordinator and admins who are active."""
-        accounts = (
-            Account.from_doc(d) for d in self.store.lookup(ACCOUNTS, "centre_id", centre_id)
-        )
         return sorted(
-            (a for a in accounts if a.active and a.role in (Role.COORDINATOR, Role.ADMIN)),
+            (
+                a
+                for a in self.centre_accounts(centre_id)
+                if a.active and a.role in (Role.COORDINATOR, Role.ADMIN)
+            ),
             key=lambda a: (a.role is not Role.COORDINATOR, a.name.casefold()),
         )
 

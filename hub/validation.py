@@ -37,7 +37,12 @@ def check_email(raw: str) -> str:
 
 def email_key(email: str) -> str:
     """The uniqueness key of an already checked address."""
-    return unicodedata.normalize("NFKC", email).casefold()
+    return fold(email)
+
+
+def fold(text: str) -> str:
+    """Text as compared when searching and sorting: any case, any form."""
+    return unicodedata.normalize("NFKC", text).casefold()
 
 
 def lookup_key(raw: str) -> str | None:
