@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from hub.accounts import AccountChanges, NewAccount
 from hub.core import public_fields
@@ -11,6 +12,7 @@ from hub.model import Account, Actor, Centre, Role
 from hub.schema import ACCOUNTS, CENTRES
 from hub.sites import normalise_sites
 from hub.validation import check_email, check_name
+from storage import Transaction
 
 _CENTRE_ID = re.compile(r"[A-Z0-9][A-Z0-9-]{1,19}")
 
@@ -48,7 +50,6 @@ class Centres(AccountChanges):
     def hand_over_coordinator(self, centre_id: str, email: str) -> tuple[Account, Account | None]:
         """Make another active account of the centre its coordinator; the old
         coordinator keeps admin rights. Returns (new, old)."""
-        actor = Actor.operator()
         with self.store.transaction() as tx:
             centre_doc = tx.get(CENTRES, centre_id.strip().upper())
             if centre_doc is None:
@@ -61,34 +62,27 @@ class Centres(AccountChanges):
                 raise Conflict(f"{new.name} is suspended; only an active account can coordinate.")
             old = None
             old_doc = tx.get(ACCOUNTS, centre_doc.get("coordinator_id") or "")
-            if old_doc is not None:
-                before = public_fields(old_doc)
-                old_doc["role"] = Role.ADMIN.value
-                tx.put(ACCOUNTS, old_doc["_key"], old_doc)
-                self.audit(
-                    tx,
-                    actor,
-                    None,
-                    "coordinator handed over",
-                    centre_doc["_key"],
-                    old_doc["email"],
-                    before,
-                    public_fields(old_doc),
-                )
-                old = Account.from_doc(old_doc)
-            before = public_fields(doc)
-            doc["role"] = Role.COORDINATOR.value
-            tx.put(ACCOUNTS, doc["_key"], doc)
+            if old_doc is not None:  # keeps admin rights
+                old = self._hand_role(tx, centre_doc["_key"], old_doc, Role.ADMIN)
+            new = self._hand_role(tx, centre_doc["_key"], doc, Role.COORDINATOR)
             centre_doc["coordinator_id"] = doc["_key"]
             tx.put(CENTRES, centre_doc["_key"], centre_doc)
-            self.audit(
-                tx,
-                actor,
-                None,
-                "coordinator handed over",
-                centre_doc["_key"],
-                doc["email"],
-                before,
-                public_fields(doc),
-            )
-            return Account.from_doc(doc), old
+            return new, old
+
+    def _hand_role(
+        self, tx: Transaction, centre_id: str, doc: dict[str, Any], role: Role
+    ) -> Account:
+        before = public_fields(doc)
+        doc["role"] = role.value
+        tx.put(ACCOUNTS, doc["_key"], doc)
+        self.audit(
+            tx,
+            Actor.operator(),
+            None,
+            "coordinator handed over",
+            centre_id,
+            doc["email"],
+            before,
+            public_fields(doc),
+        )
+        return Account.from_doc(doc)
