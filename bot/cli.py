@@ -178,13 +178,9 @@ def _confirm(question: str) -> bool:
 def _deliver(app: App) -> None:
     from bot.mailer import Mailer
 
-    sent, failed = Mailer(app.store, app.config).deliver_due()
-    if sent or failed:
-        where = "by SMTP" if app.config.smtp_host else f"to {app.config.data_dir / 'outbox'}"
-        print(
-            f"Emails: {sent} delivered {where}"
-            + (f", {failed} waiting to retry." if failed else ".")
-        )
+    said = Mailer(app.store, app.config).deliver_and_say()
+    if said:
+        print(said)
 
 
 # ------------------------------------------------------------------ parser

@@ -127,12 +127,9 @@ def cmd_remind(args: argparse.Namespace, cfg: Config) -> int:
         print(f"Reminder digests for {day:%A %d %B %Y}:")
         for entry in report.lines():
             print(f"  {entry}")
-        sent, failed = mailer.deliver_due()
-        if sent or failed:
-            where = "by SMTP" if cfg.smtp_host else f"to {cfg.data_dir / 'outbox'}"
-            print(
-                f"Emails: {sent} delivered {where}" + (f", {failed} will retry." if failed else ".")
-            )
+        said = mailer.deliver_and_say()
+        if said:
+            print(said)
         return 1 if report.failed else 0
     finally:
         app.close()

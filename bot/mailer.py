@@ -140,6 +140,16 @@ class Mailer:
                         pass
         return sent, failed
 
+    def deliver_and_say(self) -> str | None:
+        """One delivery pass, told as a sentence for the command line."""
+        sent, failed = self.deliver_due()
+        if not (sent or failed):
+            return None
+        where = "by SMTP" if self.config.smtp_host else f"to {self.outbox_dir}"
+        return f"Emails: {sent} delivered {where}" + (
+            f", {failed} waiting to retry." if failed else "."
+        )
+
     def _connect(self) -> smtplib.SMTP:
         cfg = self.config
         context = ssl.create_default_context()
