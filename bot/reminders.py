@@ -149,9 +149,9 @@ class DigestSender:
                 chats = [("slack", found)]
         via: list[str] = []
         errors: list[str] = []
+        reply = digest_reply(self.engine, recipient, centre_name, pending)
         for platform, chat_id in chats:
             try:
-                reply = digest_reply(self.engine, recipient, centre_name, pending)
                 self.frontends[platform].push(chat_id, [reply])
                 via.append(platform)
             except Exception as exc:  # one person's failure never stops the others
@@ -168,9 +168,7 @@ class DigestSender:
             via.append("email")
         live = self.live.get(recipient.account_id)
         if live is not None:
-            live.push(
-                recipient.account_id, [digest_reply(self.engine, recipient, centre_name, pending)]
-            )
+            live.push(recipient.account_id, [reply])
         who = f"{centre_id}: {recipient.name} <{recipient.email}>"
         if via:
             self.hub.record_delivery(

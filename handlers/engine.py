@@ -34,7 +34,7 @@ from handlers.replies import (
     Upload,
     line,
 )
-from hub import Account, Actor, Hub, HubError, Role
+from hub import Account, Hub, HubError, Role
 from hub.permissions import refusal
 from storage import StoreError
 
@@ -254,7 +254,7 @@ class Engine:
         if me is None or conversation.audience == "unlinked":
             return ""  # not for them: the engine falls back to help
         if conversation.needs is not None:
-            why = self.hub.may(Actor(person.account_id, person.key), conversation.needs)
+            why = refusal(me, conversation.needs)  # ``me`` was read for this message
             if why:
                 return why
         return TEACHERS_ONLY if me.role is Role.TEACHER else ""
