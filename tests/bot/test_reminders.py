@@ -244,15 +244,15 @@ def test_console_session_shows_the_digest_and_its_numbers_work(app) -> None:  # 
         assert "Restore Farid Nasser" in replies[-1].text
 
 
-def test_scheduler_starts_and_stops_with_its_own_job_store(app) -> None:  # type: ignore[no-untyped-def]
+def test_scheduler_fires_at_the_reminder_time_and_stops(app) -> None:  # type: ignore[no-untyped-def]
     sender, _ = _sender(app)
     scheduler = Scheduler(Jobs(app.config, app.hub, sender))
-    other = Scheduler(Jobs(app.config, app.hub, sender))
     scheduler.start()
     try:
         assert scheduler.running
-        assert scheduler.next_digest() is not None
-        assert scheduler._scheduler._jobstores is not other._scheduler._jobstores
+        fire = scheduler.next_digest()
+        assert fire is not None
+        assert (fire.astimezone(app.config.tz).hour, fire.minute) == app.config.reminder_hour_minute
     finally:
         scheduler.stop()
     assert not scheduler.running
