@@ -406,7 +406,7 @@ class SlackAdapter:
         self.client.chat_update(
             channel=channel,
             ts=ts,
-            text=message.get("text") or label,
+            text=message.get("text") or render.escape(label),
             blocks=render.answered(message.get("blocks") or [], label),
         )
         return replies
