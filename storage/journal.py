@@ -140,10 +140,6 @@ class Journal:
                 raise StoreWriteError(f"The change was not saved: {_explain(exc)}.") from exc
             self.synced = target
 
-    def append(self, record: dict[str, Any]) -> None:
-        """Write one record and make it durable."""
-        self.sync(self.write(record))
-
     def _undo_partial_write(self) -> None:
         try:
             os.ftruncate(self._fd, self.size)
