@@ -141,6 +141,8 @@ class Refused(Exception):
 class Coordinator:
     """Types, presses and reads like a person, on one platform."""
 
+    platform = ""
+
     def __init__(self, run: LoadRun, centre: Centre, index: int) -> None:
         self.run = run
         self.centre = centre
@@ -208,6 +210,7 @@ class Coordinator:
             await self.press(press)
         await self.expect(pattern)
         self.run.messages += 1
+        self.run.by_platform[self.platform] += 1
         self.run.end_to_end.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------ scenarios
@@ -303,13 +306,15 @@ class Coordinator:
             scenario = self.rng.choice(scenarios)
             try:
                 await scenario()
-            except (Refused, TimeoutError, AssertionError, KeyError, IndexError) as exc:
+            except (Refused, TimeoutError, AssertionError, KeyError, IndexError, aiohttp.ClientError) as exc:
                 self.run.errors.append(f"{self.centre.centre_id} {scenario.__name__}: {exc}")
                 await self.say("cancel")
                 await asyncio.sleep(1)
 
 
 class TelegramCoordinator(Coordinator):
+    platform = "Telegram"
+
     def __init__(self, run: LoadRun, centre: Centre, index: int) -> None:
         super().__init__(run, centre, index)
         self.chat_id = 10_000 + index
@@ -338,6 +343,8 @@ class TelegramCoordinator(Coordinator):
 
 
 class SlackCoordinator(Coordinator):
+    platform = "Slack"
+
     def __init__(self, run: LoadRun, centre: Centre, index: int) -> None:
         super().__init__(run, centre, index)
         self.user = f"U{index:05d}"
@@ -446,6 +453,7 @@ class LoadRun:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.messages = 0
+        self.by_platform: Counter[str] = Counter()
         self.errors: list[str] = []
         self.end_to_end: list[float] = []
         self.digests_seen = 0
@@ -566,6 +574,10 @@ class LoadRun:
         rows = [
             ("messages handled", f"{self.messages:,}", ""),
             ("messages per second", f"{self.messages / elapsed:.0f}", "≥ 200"),
+            *(
+                (f"  of which {name}", f"{count / elapsed:.0f}", "")
+                for name, count in sorted(self.by_platform.items())
+            ),
             ("bot's own work p50", f"{metrics.get('p50_ms', 0):.1f} ms", ""),
             ("bot's own work p99", f"{metrics.get('p99_ms', 0):.1f} ms", "≤ 50 ms"),
             ("round trip p50 (simulated person)", f"{e2e[len(e2e) // 2] * 1000:.0f} ms", ""),

@@ -11,14 +11,27 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from contextvars import ContextVar
 
 _samples: deque[float] = deque(maxlen=200_000)
 _count = 0
 _lock = threading.Lock()
 
 
+# When the platform event being handled reached the bot, for front ends that
+# only see it a few layers later (set where it arrives, read where the work
+# on it starts).
+RECEIVED: ContextVar[float | None] = ContextVar("received", default=None)
+
+
 def now() -> float:
     return time.perf_counter()
+
+
+def received() -> float:
+    """The arrival time of the event in hand, or now if none was noted."""
+    stamp = RECEIVED.get()
+    return now() if stamp is None else stamp
 
 
 def observe(started: float) -> None:

@@ -37,6 +37,7 @@ from slack_sdk.errors import SlackApiError
 from bot import metrics
 from bot.slack import inbound, render, views
 from bot.slack.dedupe import delivery_key, processed_events
+from bot.slack.http import RECEIVED_AT
 from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
 from handlers.conversations.add import parse_one_line
 from handlers.conversations.import_accounts import MAX_UPLOAD
@@ -151,8 +152,8 @@ class SlackAdapter:
         if command.get("channel_id") != channel:
             respond(text=ANSWERED_IN_DM, response_type="ephemeral")
 
-    def on_message(self, event: dict[str, Any]) -> None:
-        started = metrics.now()
+    def on_message(self, event: dict[str, Any], context: dict[str, Any]) -> None:
+        started = _received(context)
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         subtype = event.get("subtype")
@@ -196,9 +197,9 @@ class SlackAdapter:
         if event.get("tab", "home") == "home" and event.get("user"):
             self.publish_home(event["user"])
 
-    def on_button(self, ack: Any, body: dict[str, Any]) -> None:
+    def on_button(self, ack: Any, body: dict[str, Any], context: dict[str, Any]) -> None:
         ack()
-        started = metrics.now()
+        started = _received(context)
         user = body["user"]["id"]
         pressed = inbound.button_press(body)
         if pressed is None:
@@ -519,3 +520,8 @@ class SlackAdapter:
 
 def _stale(replies: list[Reply]) -> bool:
     return bool(replies) and replies[0].text == STALE_BUTTON
+
+
+def _received(context: dict[str, Any]) -> float:
+    """When the request reached the bot's server (HTTP mode), else now."""
+    return context.get(RECEIVED_AT) or metrics.now()

@@ -15,7 +15,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
+from bot import metrics
+
 MAX_BODY = 1024 * 1024  # Slack's payloads are a few kilobytes
+RECEIVED_AT = "received_at"  # in the Bolt context: when the request arrived
 
 
 class SlackEvents:
@@ -40,6 +43,7 @@ class SlackEvents:
         await response(scope, receive, send)
 
     async def _answer(self, request: Request) -> Response:
+        received = metrics.now()  # the bot's own work on this request starts here
         if request.method != "POST":
             return PlainTextResponse(
                 "Slack posts here.", status_code=405, headers={"Allow": "POST"}
@@ -53,6 +57,7 @@ class SlackEvents:
             body=bytes(body).decode("utf-8", errors="replace"),
             query=request.url.query,
             headers={k: request.headers.getlist(k) for k in request.headers},
+            context={RECEIVED_AT: received},
         )
         answer = await run_in_threadpool(self.bolt.dispatch, bolt_request)
         return Response(

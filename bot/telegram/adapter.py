@@ -234,7 +234,7 @@ class Adapter:
     async def converse(
         self, bot: Bot, chat_id: int, event: Input, pressed: Message | None = None
     ) -> None:
-        started = metrics.now()
+        started = metrics.received()
         replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
         metrics.observe(started)  # the bot's own work ends where the reply call starts
         await self.deliver(bot, chat_id, replies, pressed)

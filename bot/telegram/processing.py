@@ -16,6 +16,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import metrics
+
 
 class Finished:
     """The updates whose processing has ended (the latest thousand): for the
@@ -61,6 +63,13 @@ class PerChatOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         pass
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        # The clock of the bot's own work starts here, before any wait for a
+        # free slot: the task runs in a context of its own, so the stamp is
+        # this update's alone.
+        metrics.RECEIVED.set(metrics.now())
+        await super().process_update(update, coroutine)
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = chat_key(update)
