@@ -26,6 +26,7 @@ from bot.app import App
 from bot.config import Config, ConfigError
 from bot.slack.adapter import SlackAdapter
 from bot.slack.http import SlackEvents
+from bot.slack.webclient import KeepAliveWebClient
 from handlers.engine import Engine
 from handlers.replies import Reply
 
@@ -42,7 +43,9 @@ def make_client(config: Config) -> WebClient:
     if config.slack_api_url:
         kwargs["base_url"] = config.slack_api_url.rstrip("/") + "/"
     handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(RATE_LIMIT_RETRIES)]
-    return WebClient(token=config.slack_bot_token, timeout=30, retry_handlers=handlers, **kwargs)
+    return KeepAliveWebClient(
+        token=config.slack_bot_token, timeout=30, retry_handlers=handlers, **kwargs
+    )
 
 
 class TrackingExecutor(ThreadPoolExecutor):
