@@ -11,8 +11,11 @@ process that composes the bot (web server, scheduler, outbox).
 - A refused token (or a webhook address Telegram refuses) is a setting to
   fix: :meth:`start` raises :class:`TelegramRefused`. A network failure at
   start is logged and retried in the background.
-- The token is never logged: httpx, which logs request URLs (they contain
-  it), is kept at WARNING, and so is python-telegram-bot's DEBUG chatter.
+- Bot API calls go over aiohttp (:class:`bot.telegram.http.AiohttpRequest`),
+  cheaper in CPU than python-telegram-bot's httpx.
+- The token is never logged: the requests never log their URLs (which
+  contain it), httpx, which does, is kept at WARNING wherever it is used,
+  and python-telegram-bot's DEBUG chatter at INFO.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ from urllib.parse import urlsplit
 from telegram import Update
 from telegram.error import BadRequest, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.app import App
 from bot.config import Config, ConfigError
 from bot.telegram.adapter import ALLOWED_UPDATES, NAME, Adapter
+from bot.telegram.http import AiohttpRequest
 from bot.telegram.limits import FloodControl
 from bot.telegram.processing import Finished, PerChatOrder
 from bot.telegram.updates import processed_updates
@@ -69,7 +72,7 @@ def quiet_http_logs() -> None:
         ptb.setLevel(logging.INFO)
 
 
-class _PollRequest(HTTPXRequest):
+class _PollRequest(AiohttpRequest):
     """The getUpdates connection, noting when it last worked (health)."""
 
     last_ok: float | None = None
@@ -147,7 +150,7 @@ class TelegramFrontEnd:
         )
         builder = (
             self._builder()
-            .request(HTTPXRequest(connection_pool_size=64, read_timeout=20, connect_timeout=10))
+            .request(AiohttpRequest(connection_pool_size=64, read_timeout=20, connect_timeout=10))
             .get_updates_request(self._poll_request)
             .rate_limiter(self.flood)
             .concurrent_updates(PerChatOrder(32, self.finished))
@@ -264,6 +267,11 @@ class TelegramFrontEnd:
             if application.running:
                 await application.stop()  # finishes the updates in hand
             await application.shutdown()
+            # After a failed initialize() (getMe refused or unreachable),
+            # Application.shutdown() leaves the bot alone: close its requests'
+            # connections anyway (a no-op when they are closed already). The
+            # next attempt's initialize() opens them again.
+            await application.bot.shutdown()
         except Exception:
             log.exception("stopping the Telegram front end")
         # The webhook stays registered: Telegram keeps updates until we are back.
@@ -357,7 +365,13 @@ class TelegramFrontEnd:
             kwargs["base_url"], kwargs["base_file_url"] = api_urls(
                 self.config.telegram_api_base_url
             )
-        bot = ExtBot(self.config.telegram_bot_token, rate_limiter=FloodControl(), **kwargs)
+        bot = ExtBot(
+            self.config.telegram_bot_token,
+            request=AiohttpRequest(connection_pool_size=8, read_timeout=20, connect_timeout=10),
+            get_updates_request=AiohttpRequest(connection_pool_size=1),  # unused
+            rate_limiter=FloodControl(),
+            **kwargs,
+        )
         async with bot:
             await self.adapter.deliver(bot, chat_id, replies)
 
