@@ -138,6 +138,11 @@ class Refused(Exception):
     pass
 
 
+# What a scenario can meet when the bot answers wrongly or not at all: counted
+# as an error of the run, and the coordinator starts afresh.
+EXPECTED_FAILURES = (Refused, TimeoutError, AssertionError, KeyError, IndexError)
+
+
 class Coordinator:
     """Types, presses and reads like a person, on one platform."""
 
@@ -150,6 +155,7 @@ class Coordinator:
         self.rng = random.Random(index)
         self.last: dict[str, Any] | None = None
         self.counter = 0
+        self._sent = 0.0
 
     async def say(self, text: str) -> None:
         raise NotImplementedError
@@ -192,7 +198,14 @@ class Coordinator:
         raise NotImplementedError
 
     async def pace(self) -> None:
-        """Wait as a person would before the next message (nothing by default)."""
+        """Wait as a person would: one message every ``--pace`` seconds at
+        most, counted from the previous one (reading the answer is part of
+        that second). Telegram delivers about one message a second to a
+        private chat anyway, so a busy person there cannot go faster."""
+        gap = self.run.args.pace
+        if gap > 0:
+            await asyncio.sleep(max(0.0, gap - (time.monotonic() - self._sent)))
+        self._sent = time.monotonic()
 
     def relevant(self, message: dict[str, Any]) -> bool:
         return True
@@ -302,11 +315,13 @@ class Coordinator:
             self.transfer,
             self.reset,
         ]
+        # People do not start in step: each begins somewhere in the first gap.
+        await asyncio.sleep(self.rng.uniform(0, self.run.args.pace))
         while time.monotonic() < until:
             scenario = self.rng.choice(scenarios)
             try:
                 await scenario()
-            except (Refused, TimeoutError, AssertionError, KeyError, IndexError, aiohttp.ClientError) as exc:
+            except (*EXPECTED_FAILURES, aiohttp.ClientError) as exc:
                 self.run.errors.append(f"{self.centre.centre_id} {scenario.__name__}: {exc}")
                 await self.say("cancel")
                 await asyncio.sleep(1)
@@ -327,12 +342,6 @@ class TelegramCoordinator(Coordinator):
 
     def buttons_of(self, message: dict[str, Any]) -> dict[str, Any]:
         return telegram_buttons(message)
-
-    async def pace(self) -> None:
-        # Telegram delivers about one message a second to a private chat, so
-        # a busy person there sends about one a second too.
-        await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - getattr(self, "_sent", 0.0))))
-        self._sent = time.monotonic()
 
     async def say(self, text: str) -> None:
         self.run.telegram.send_text(self.chat_id, text)
@@ -588,7 +597,14 @@ class LoadRun:
             ("store mismatches", str(len(mismatches)), "0"),
         ]
         width = max(len(r[0]) for r in rows)
-        print(f"\nmake load: {self.args.centres} coordinators for {elapsed:.0f} s")
+        pace = self.args.pace
+        how = (
+            f"each sending at most one message per {pace:g} s "
+            f"(≤ {self.args.centres / pace:.0f} msg/s offered)"
+            if pace
+            else "each sending again as soon as answered"
+        )
+        print(f"\nmake load: {self.args.centres} coordinators for {elapsed:.0f} s, {how}")
         for name, value, target in rows:
             print(f"  {name:<{width}}  {value:>10}  {target}")
         for line in self.errors[:10] + mismatches[:20]:
@@ -666,6 +682,12 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--centres", type=int, default=200)
     parser.add_argument("--per-centre", type=int, default=50)
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.9,
+        help="seconds between one coordinator's messages (0: as fast as the bot answers)",
+    )
     return asyncio.run(LoadRun(parser.parse_args()).main())
 
 
