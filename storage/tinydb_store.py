@@ -57,6 +57,7 @@ COMPACT_AFTER_BYTES = 64 * 1024 * 1024
 SNAPSHOT_CHUNK_DOCS = 2000
 # Objects made while opening above which one garbage collection is run at once.
 _LARGE_LOAD = 100_000
+_NONE: dict[str, Any] = {}  # the rows of a table that does not exist yet (never written to)
 _WRITE_REFUSED = "write through TinyDBStore.transaction(), never TinyDB's table API"
 
 
@@ -297,16 +298,37 @@ class TinyDBStore(Store):
                 raise StoreWriteError(f"The journal was not emptied: {_explain(exc)}.") from exc
 
     # ----------------------------------------------------------------- reads
+    # get, lookup, count and meta take no lock, so a read never waits for a
+    # writer (nor, under load, queues behind thirty threads for the lock and
+    # then for the GIL). That is safe because:
+    # - a stored document is never changed in place: a commit puts a new
+    #   object under the key (transactions hand out and take in copies), so
+    #   a reader holding the old one copies a whole, consistent document;
+    # - each step a reader takes on the shared dicts and sets (dict.get,
+    #   sorted() of an index set of strings) is a single C call that the GIL
+    #   does not interrupt in CPython 3.11-3.13 (a free-threaded build would
+    #   need the lock back here);
+    # - indexes gain a key before the document is replaced and lose the old
+    #   value's entry only after (see _apply), and lookup re-checks the field
+    #   on the document it read, so a reader sees each document either as it
+    #   was or as it is, never missing from both.
+    # What a lone read does not promise is a view of several documents from
+    # one instant: read those inside a transaction, which holds the lock.
     def get(self, table: str, key: str) -> Doc | None:
-        with self._lock:
-            doc = self._data.get(table, {}).get(key)
-            return clone(doc) if doc is not None else None
+        doc = self._data.get(table, _NONE).get(key)
+        return clone(doc) if doc is not None else None
 
     def lookup(self, table: str, field: str, value: Any) -> list[Doc]:
-        with self._lock:
-            keys = self._indexes[(table, field)].get(value, ())
-            rows = self._data.get(table, {})
-            return [clone(rows[k]) for k in sorted(keys)]
+        keys = self._indexes[(table, field)].get(value)
+        if not keys:
+            return []
+        rows = self._data.get(table, _NONE)
+        found = []
+        for key in sorted(keys):
+            doc = rows.get(key)
+            if doc is not None and doc.get(field) == value:
+                found.append(clone(doc))
+        return found
 
     def scan(self, table: str, predicate: Callable[[Doc], bool] | None = None) -> Iterator[Doc]:
         with self._lock:
@@ -317,12 +339,10 @@ class TinyDBStore(Store):
             return iter([clone(dict(d)) for d in docs])
 
     def count(self, table: str) -> int:
-        with self._lock:
-            return len(self._data.get(table, {}))
+        return len(self._data.get(table, _NONE))
 
     def meta(self, name: str, default: Any = None) -> Any:
-        with self._lock:
-            return clone(self._meta_doc().get(name, default))
+        return clone(self._meta_doc().get(name, default))
 
     def set_meta(self, name: str, value: Any) -> None:
         with self.transaction() as tx:
@@ -384,18 +404,22 @@ class TinyDBStore(Store):
                     )
 
     def _apply(self, ops: list[list[Any]], *, index: bool = False) -> None:
+        """Apply one transaction's operations. The order per document (index
+        the new values, replace the document, then drop entries of values it
+        no longer has) is what lets reads go without the lock."""
         for op in ops:
             kind, table, key = op[0], op[1], op[2]
             rows = self._data.setdefault(table, {})
             old = rows.get(key)
-            if index and old is not None:
-                self._unindex(table, key, old)
-            if kind == "p":
-                rows[key] = op[3]
-                if index:
-                    self._index(table, key, op[3])
+            new = op[3] if kind == "p" else None
+            if index and new is not None:
+                self._index(table, key, new)
+            if new is not None:
+                rows[key] = new
             else:
                 rows.pop(key, None)
+            if index and old is not None:
+                self._unindex(table, key, old, keep=new)
         self._db.clear_cache()
 
     def _index(self, table: str, key: str, doc: Doc) -> None:
@@ -403,14 +427,18 @@ class TinyDBStore(Store):
             if t == table and doc.get(field) is not None:
                 index.setdefault(doc[field], set()).add(key)
 
-    def _unindex(self, table: str, key: str, doc: Doc) -> None:
+    def _unindex(self, table: str, key: str, doc: Doc, keep: Doc | None = None) -> None:
+        """Drop the key from the entries of ``doc``'s values, except a value
+        ``keep`` (the document that replaced it) still has."""
         for (t, field), index in self._indexes.items():
-            if t == table and doc.get(field) is not None:
-                keys = index.get(doc[field])
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del index[doc[field]]
+            value = doc.get(field)
+            if t != table or value is None or (keep is not None and keep.get(field) == value):
+                continue
+            keys = index.get(value)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del index[value]
 
     def _rebuild_indexes(self) -> None:
         for index in self._indexes.values():
