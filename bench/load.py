@@ -589,6 +589,10 @@ class LoadRun:
             ),
             ("bot's own work p50", f"{metrics.get('p50_ms', 0):.1f} ms", ""),
             ("bot's own work p99", f"{metrics.get('p99_ms', 0):.1f} ms", "≤ 50 ms"),
+            *(
+                (f"  {name} p50 / p99", f"{m['p50_ms']:.1f} / {m['p99_ms']:.1f} ms", "")
+                for name, m in metrics.get("by_platform", {}).items()
+            ),
             ("round trip p50 (simulated person)", f"{e2e[len(e2e) // 2] * 1000:.0f} ms", ""),
             ("round trip p99 (simulated person)", f"{e2e[int(len(e2e) * 0.99)] * 1000:.0f} ms", ""),
             ("errors", str(len(self.errors)), "0"),

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from contextvars import ContextVar
 
-_samples: deque[float] = deque(maxlen=200_000)
+_samples: deque[tuple[float, str]] = deque(maxlen=200_000)  # (seconds, platform)
 _count = 0
 _lock = threading.Lock()
 
@@ -34,29 +34,39 @@ def received() -> float:
     return now() if stamp is None else stamp
 
 
-def observe(started: float) -> None:
+def observe(started: float, platform: str = "") -> None:
     global _count
     elapsed = time.perf_counter() - started
     with _lock:
-        _samples.append(elapsed)
+        _samples.append((elapsed, platform))
         _count += 1
 
 
-def summary() -> dict[str, float | int]:
-    with _lock:
-        ordered = sorted(_samples)
-        count = _count
-    if not ordered:
-        return {"messages": 0}
-
+def _percentiles(ordered: list[float]) -> dict[str, float]:
     def pct(p: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
 
+    return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(ordered[-1] * 1000, 3)}
+
+
+def summary() -> dict[str, object]:
+    """Counts and percentiles overall, and per platform under ``by_platform``."""
+    with _lock:
+        samples = list(_samples)
+        count = _count
+    if not samples:
+        return {"messages": 0}
+    platforms: dict[str, list[float]] = {}
+    for elapsed, platform in samples:
+        if platform:
+            platforms.setdefault(platform, []).append(elapsed)
     return {
         "messages": count,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "max_ms": round(ordered[-1] * 1000, 3),
+        **_percentiles(sorted(elapsed for elapsed, _ in samples)),
+        "by_platform": {
+            name: {"messages": len(times), **_percentiles(sorted(times))}
+            for name, times in sorted(platforms.items())
+        },
     }
 
 

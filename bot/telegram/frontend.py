@@ -47,6 +47,11 @@ from handlers.replies import Reply
 
 log = logging.getLogger(__name__)
 
+try:  # libuv's loop: less CPU per request than asyncio's own
+    from uvloop import new_event_loop
+except ImportError:  # pragma: no cover - not on Windows
+    from asyncio import new_event_loop
+
 START_WAIT = 30.0  # seconds start() waits for the first attempt to connect
 PUSH_WAIT = 120.0
 HOUSEKEEPING_EVERY = 6 * 3600.0
@@ -153,7 +158,10 @@ class TelegramFrontEnd:
             .request(AiohttpRequest(connection_pool_size=64, read_timeout=20, connect_timeout=10))
             .get_updates_request(self._poll_request)
             .rate_limiter(self.flood)
-            .concurrent_updates(PerChatOrder(32, self.finished))
+            # Every chat's updates in flight at once (each chat still in
+            # order): an update waiting for its chat's flood limit must not
+            # hold up other chats' updates behind a small pool of slots.
+            .concurrent_updates(PerChatOrder(512, self.finished))
             .job_queue(None)
         )
         if self.webhook_url:
@@ -180,7 +188,7 @@ class TelegramFrontEnd:
             raise self._fatal
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = new_event_loop()
         self._loop = loop
         try:
             loop.run_until_complete(self._main())

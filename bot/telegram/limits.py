@@ -9,7 +9,12 @@ chat it came for: the request is retried after ``retry_after`` (up to
 ``max_retries`` times), so the message still arrives.
 
 Requests without a ``chat_id`` (answerCallbackQuery, setMyCommands, getFile)
-are not throttled, as in python-telegram-bot's own limiter.
+are not throttled, as in python-telegram-bot's own limiter. Edits of a
+message already sent (a pressed message losing its buttons, a tick box
+ticked) count towards the overall limit but not the chat's: the chat's limit
+is about new messages, and counting the edit would make every button press
+take a second longer than a typed answer. A 429 for an edit still pauses the
+chat.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ log = logging.getLogger(__name__)
 
 Result = bool | dict[str, Any] | list[dict[str, Any]]
 Rate = tuple[float, float]  # (requests, per seconds)
+EDITS = "editMessage"  # editMessageText, editMessageReplyMarkup ...
 
 
 def retry_seconds(exc: RetryAfter) -> float:
@@ -101,6 +107,9 @@ class FloodControl(BaseRateLimiter[int]):
                 if chat is None:
                     return await callback(*args, **kwargs)
                 await self._wait_out_pause(chat)
+                if endpoint.startswith(EDITS):
+                    async with self._overall:
+                        return await callback(*args, **kwargs)
                 async with self._limiter(chat), self._overall:
                     return await callback(*args, **kwargs)
             except RetryAfter as exc:

@@ -135,7 +135,7 @@ def test_a_name_with_markup_shows_as_typed(api, linked) -> None:  # type: ignore
     name = "<b>x</b> & <script>"
     out = cora.send(name)
     assert f"What is {name}'s email address?" in out.text  # shown literally
-    sent = out.calls[-1].params["text"]
+    sent = [c for c in out.calls if c.method == "sendMessage"][-1].params["text"]
     assert "&lt;b&gt;x&lt;/b&gt; &amp; &lt;script&gt;" in sent and "<script>" not in sent
     cora.send("markup@demo.school")
     cora.press("No, a teacher")

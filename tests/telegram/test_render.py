@@ -125,7 +125,12 @@ def test_the_api_base_url_is_honoured() -> None:
 
 
 # ------------------------------------------------------------ flood control
-def _run(flood: FloodControl, plan: list[str], fail_first: set[str] = frozenset()):  # type: ignore[no-untyped-def,assignment]
+def _run(  # type: ignore[no-untyped-def]
+    flood: FloodControl,
+    plan: list[str],
+    fail_first: set[str] = frozenset(),  # type: ignore[assignment]
+    endpoint: str = "sendMessage",
+):
     """Send one request per chat id in ``plan``; when each was let through."""
 
     async def main() -> dict[str, list[float]]:
@@ -143,7 +148,7 @@ def _run(flood: FloodControl, plan: list[str], fail_first: set[str] = frozenset(
 
         await asyncio.gather(
             *(
-                flood.process_request(call, (chat,), {}, "sendMessage", {"chat_id": chat}, None)
+                flood.process_request(call, (chat,), {}, endpoint, {"chat_id": chat}, None)
                 for chat in plan
             )
         )
@@ -173,6 +178,27 @@ def test_retry_after_gives_up_after_the_retries() -> None:
     flood = FloodControl(max_retries=0)
     with pytest.raises(RetryAfter):
         _run(flood, ["x"], fail_first={"x"})
+
+
+def test_edits_do_not_wait_for_the_chats_pace() -> None:
+    flood = FloodControl(overall=(100, 1.0), per_chat=(1, 1.0))  # one new message a second
+    times = _run(flood, ["busy"] * 4, endpoint="editMessageReplyMarkup")
+    assert times["busy"][-1] < 0.2
+    sent = _run(FloodControl(overall=(100, 1.0), per_chat=(1, 1.0)), ["busy"] * 3)
+    assert sent["busy"][-1] >= 1.9  # new messages still keep the pace
+
+
+def test_edits_count_towards_the_overall_limit() -> None:
+    flood = FloodControl(overall=(5, 0.5), per_chat=(100, 1.0))
+    times = _run(flood, [str(n) for n in range(15)], endpoint="editMessageText")
+    assert max(t for v in times.values() for t in v) >= 0.9
+
+
+@pytest.mark.filterwarnings("ignore:.*retry_after:DeprecationWarning")
+def test_a_retry_after_for_an_edit_is_waited_out() -> None:
+    flood = FloodControl(overall=(100, 1.0), per_chat=(10, 1.0))
+    times = _run(flood, ["limited"], fail_first={"limited"}, endpoint="editMessageText")
+    assert times["limited"] == [pytest.approx(1.1, abs=0.25)]
 
 
 def test_the_overall_limit_holds_across_chats() -> None:
