@@ -314,3 +314,49 @@ def test_a_non_ascii_name_is_encoded_not_garbled_in_the_file(centre, data_dir, c
             assert message["To"].addresses[0].display_name == "Łukasz Żółć"
             assert "Hello Łukasz Żółć," in message.get_body(("plain",)).get_content()
     assert len(found) == 1
+
+
+# ------------------------------------------------------- two ways to build
+NAMES = [
+    "Jane Smith",
+    'Eve "the" <Hacker>, Jr.',
+    "Łukasz Żółć",
+    "O'Brien; Mary (admin)",
+    "=?utf-8?q?not_encoded?=",
+    "back\\slash",
+    "x" * 200,
+    'Zoë "Q" ,<>@:;',
+    "",
+]
+SUBJECTS = ["Your School Support Hub account", "Réinitialiser le mot de passe", "x" * 300]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+@pytest.mark.parametrize("name", NAMES)
+def test_the_quick_and_the_full_build_read_the_same(name: str, subject: str) -> None:
+    """build_message takes a quicker road for ASCII addresses; whichever it
+    takes, a mail program must read the same sender, recipient and text,
+    with CRLF lines, ASCII headers and no line over 998 octets."""
+    from datetime import UTC, datetime
+
+    from bot import mailer
+
+    body = "Hello,\nOpen https://hub.example/set?token=abc_DEF-1 now.\n" + "word " * 60 + "\nZoë"
+    now = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+    email_ = OutboxEmail(
+        "e1", "jane@demo.school", name, "invitation", subject, body, f"<p>{body}</p>",
+        "pending", 0, now, now, None, None,
+    )  # fmt: skip
+    args = (email_, name, "jane@demo.school", "hub@demo.school", subject)
+    quick, full = mailer._classic_message(*args), mailer._modern_message(*args)
+    read = [parse(m.as_bytes()) for m in (quick, full)]
+    for header in ("From", "To", "Message-ID", "Date"):
+        assert str(read[0][header]) == str(read[1][header]), header
+    for kind in ("plain", "html"):
+        assert read[0].get_body((kind,)).get_content() == read[1].get_body((kind,)).get_content()
+    raw = quick.as_bytes()
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert raw.partition(b"\r\n\r\n")[0].isascii()
+    built = build_message(email_, "hub@demo.school")
+    assert str(parse(built.as_bytes())["Subject"]) == subject  # the road taken keeps it whole
