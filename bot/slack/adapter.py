@@ -5,8 +5,11 @@ decides. Per request:
 
 1. Bolt checks the signature (HTTP mode) and the delivery is claimed in the
    store (:mod:`bot.slack.dedupe`): a retry or a repeated press does nothing;
-2. the listener acknowledges at once (Slack wants an answer within three
-   seconds), then works on in Bolt's worker thread;
+2. the listener acknowledges at once, in the thread that answers Slack
+   (Slack wants its answer within three seconds); the work goes on as a
+   Bolt *lazy listener* on the front end's executor. Nothing in the answer
+   waits for a worker to be free. Only the add-account form is checked
+   before the answer, since its errors go back in it;
 3. the Slack user is matched to an active hub account by their profile
    email (:mod:`bot.slack.identity`); anyone else gets a short explanation;
 4. the input goes to the engine and the replies are posted in the person's
@@ -22,6 +25,7 @@ the centre's counts.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 import threading
@@ -30,7 +34,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import Ack, App, Args, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -63,6 +67,7 @@ FILE_TOO_LARGE = "That file is too large (at most 1 MB). Split it and send the p
 FILE_TYPE = "Please send a .csv file (saved from a spreadsheet as CSV UTF-8), during 'import'."
 FILE_FAILED = "That file could not be fetched from Slack; please send it again."
 FILE_TYPES = (".csv", ".txt")
+ADDED = "hub_added"  # in the Bolt context: the form's confirmation, for the lazy part
 
 
 class SlackAdapter:
@@ -94,7 +99,11 @@ class SlackAdapter:
             client=client,
             signing_secret=signing_secret,
             token_verification_enabled=False,  # auth.test happens at start, not at import
-            process_before_response=False,
+            # Every listener is an inline ack plus lazy work: the answer to
+            # Slack is made in the dispatching thread and never waits for the
+            # executor, which runs the lazy work (Bolt's lazy runner is
+            # given the same executor: it is what stop() and wait_idle() see).
+            process_before_response=True,
             listener_executor=executor,
             logger=logging.getLogger("bot.slack.bolt"),
         )
@@ -103,21 +112,48 @@ class SlackAdapter:
     # ----------------------------------------------------------- wiring
     def _register(self, app: App) -> None:
         app.middleware(self._once)
-        app.command(SLASH_COMMAND)(self.on_slash)
-        app.event("message")(self.on_message)
-        app.event("app_mention")(self.on_mention)
-        app.event("app_home_opened")(self.on_home_opened)
-        app.action(re.compile(rf"^{render.BUTTON_PREFIX}\d+$"))(self.on_button)
-        app.action(re.compile(rf"^{render.TICKS_PREFIX}\d+$"))(self.on_tick)
-        app.action(views.HOME_ADD)(self.on_home_add)
-        app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(self.on_home_command)
-        app.view(views.ADD_CALLBACK)(self.on_add_submitted)
+        lazy = self._lazy
+        app.command(SLASH_COMMAND)(ack=_ack, lazy=[lazy(self.on_slash)])
+        app.event("message")(ack=_ack, lazy=[lazy(self.on_message)])
+        app.event("app_mention")(ack=_ack, lazy=[lazy(self.on_mention)])
+        app.event("app_home_opened")(ack=_ack, lazy=[lazy(self.on_home_opened)])
+        app.action(re.compile(rf"^{render.BUTTON_PREFIX}\d+$"))(
+            ack=_ack, lazy=[lazy(self.on_button)]
+        )
+        # Tick boxes live in the Slack client until a button of the message is
+        # pressed; their state comes with that press (see on_button).
+        app.action(re.compile(rf"^{render.TICKS_PREFIX}\d+$"))(_ack)
+        app.action(views.HOME_ADD)(ack=_ack, lazy=[lazy(self.on_home_add)])
+        app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(
+            ack=_ack, lazy=[lazy(self.on_home_command)]
+        )
+        app.view(views.ADD_CALLBACK)(ack=self.on_add_submitted, lazy=[lazy(self.on_added)])
         app.error(self.on_error)
+
+    def _lazy(self, work: Callable[..., None]) -> Callable[[Args], None]:
+        """``work`` as a lazy listener, given the arguments it names. Bolt only
+        logs what a lazy listener raises: here it goes to :meth:`on_error`
+        like a failure before the acknowledgement (logged, the user told)."""
+        names = list(inspect.signature(work).parameters)
+
+        def run(args: Args) -> None:
+            try:
+                work(**{name: getattr(args, name) for name in names})
+            except Exception as exc:
+                self.on_error(exc, args.body)
+
+        run.__name__ = run.__qualname__ = work.__name__  # how Bolt names it in its logs
+        return run
 
     def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
         """Drop a delivery already claimed (Slack's retries, repeated presses).
         While stopping, nothing is claimed: Slack is asked to deliver again
-        later (to the restarted bot)."""
+        later (to the restarted bot).
+
+        Runs once per delivery, before the acknowledgement: Bolt starts the
+        lazy work itself, in this process, with a copy of the request and
+        without running middleware again (and :mod:`bot.slack.http` drops
+        the headers that would make a request from outside "lazy only")."""
         if self.closing:
             return BoltResponse(status=503, body="The bot is restarting; try again shortly.")
         key = delivery_key(req.body) if isinstance(req.body, dict) else None
@@ -134,8 +170,8 @@ class SlackAdapter:
         return next()
 
     # -------------------------------------------------------- listeners
-    def on_slash(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
-        ack()
+    # Each runs lazily, after the acknowledgement (see _register).
+    def on_slash(self, command: dict[str, Any], respond: Any) -> None:
         user = command["user_id"]
         said = inbound.command(command.get("text"))
         who = self._known(
@@ -197,8 +233,7 @@ class SlackAdapter:
         if event.get("tab", "home") == "home" and event.get("user"):
             self.publish_home(event["user"])
 
-    def on_button(self, ack: Any, body: dict[str, Any], context: dict[str, Any]) -> None:
-        ack()
+    def on_button(self, body: dict[str, Any], context: dict[str, Any]) -> None:
         started = _received(context)
         user = body["user"]["id"]
         pressed = inbound.button_press(body)
@@ -211,16 +246,10 @@ class SlackAdapter:
         with self._lock_for(user):
             person = self._person(who)
             replies = self._press(person, token, label, inbound.tick_changes(body))
-            metrics.observe(started)  # the bot's own work ends where the reply calls start
+            metrics.observe(started, "slack")  # the bot's own work ends where the reply calls start
             self._deliver(user, replies, pressed=(body, label, token))
 
-    def on_tick(self, ack: Any) -> None:
-        # Tick boxes live in the Slack client until a button of the message is
-        # pressed; their state comes with that press (see on_button).
-        ack()
-
-    def on_home_add(self, ack: Any, body: dict[str, Any]) -> None:
-        ack()
+    def on_home_add(self, body: dict[str, Any]) -> None:
         user = body["user"]["id"]
         who = self._known(user)
         if who is None:
@@ -228,17 +257,21 @@ class SlackAdapter:
         if not self._open_add_modal(who, body.get("trigger_id"), ""):
             self._converse(who, Command("add"))
 
-    def on_home_command(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
+    def on_home_command(self, body: dict[str, Any], action: dict[str, Any]) -> None:
         user = body["user"]["id"]
         who = self._known(user)
         if who is None:
             return
         self._converse(who, inbound.command(action.get("value")))
 
-    def on_add_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """Check the form; errors go back into it, else add and confirm in DM.
-        Everything before ``ack`` is local (the store), well within 3 seconds."""
+    def on_add_submitted(
+        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+    ) -> None:
+        """The form's acknowledgement, run before Slack is answered: check
+        it, with the errors going back into it, else add the account (the
+        confirmation is posted lazily, :meth:`on_added`). Everything here is
+        the store (and users.info if the profile is not cached), well within
+        3 seconds."""
         user = body["user"]["id"]
         name, email, admin, sites = views.read_add_form(view)
         try:
@@ -281,7 +314,6 @@ class SlackAdapter:
         if outcome.refused:
             ack(response_action="errors", errors={"email": outcome.refused[0][1]})
             return
-        ack()
         self.engine.on_change()  # an invitation is waiting in the outbox
         added = outcome.created[0]
         role = "admin" if added.is_admin else "teacher"
@@ -293,10 +325,19 @@ class SlackAdapter:
             ),
             final=True,
         )
-        self._deliver(user, [done])
+        context[ADDED] = done  # Bolt copies the context for the lazy part
+        ack()
+
+    def on_added(self, body: dict[str, Any], context: dict[str, Any]) -> None:
+        """After the form's acknowledgement: confirm an addition in the DM."""
+        done = context.get(ADDED)
+        if isinstance(done, Reply):
+            self._deliver(body["user"]["id"], [done])
 
     def on_error(self, error: Exception, body: dict[str, Any]) -> None:
-        """Bolt answers Slack 200 whatever happens: log, and tell the person."""
+        """A listener failed (its lazy work, or the form's check): log, and
+        tell the person. Lazy work was acknowledged before it started; a
+        failed check is answered with a 500."""
         log.error("Slack listener failed", exc_info=(type(error), error, error.__traceback__))
         user = inbound.user_id(body) if isinstance(body, dict) else None
         if not user:
@@ -347,7 +388,7 @@ class SlackAdapter:
         with self._lock_for(who.user_id):
             replies = self.engine.handle(self._person(who), said)
             if started is not None:
-                metrics.observe(started)
+                metrics.observe(started, "slack")
             return self._deliver(who.user_id, replies)
 
     def _press(
@@ -518,10 +559,17 @@ class SlackAdapter:
         return Upload(name, data, str(file.get("mimetype") or ""))
 
 
+def _ack(ack: Ack) -> None:
+    """The acknowledgement of every listener but the form's: at once, empty."""
+    ack()
+
+
 def _stale(replies: list[Reply]) -> bool:
     return bool(replies) and replies[0].text == STALE_BUTTON
 
 
 def _received(context: dict[str, Any]) -> float:
-    """When the request reached the bot's server (HTTP mode), else now."""
+    """When the request reached the bot's server (HTTP mode: set in
+    :mod:`bot.slack.http`, and copied by Bolt into the lazy work's context),
+    else now."""
     return context.get(RECEIVED_AT) or metrics.now()

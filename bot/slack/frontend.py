@@ -49,8 +49,11 @@ def make_client(config: Config) -> WebClient:
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    """Bolt's listener pool, counting work in flight: :meth:`stop` lets it
-    finish, and tests wait for it with :meth:`wait_idle`."""
+    """The pool the listeners' work runs on (Bolt's ``listener_executor``,
+    which Bolt's lazy listener runner is given too), counting work in
+    flight: :meth:`SlackFrontEnd.stop` lets it finish, and tests wait for it
+    with :meth:`wait_idle`. Slack's answer never waits for a free worker:
+    work queues here after the acknowledgement."""
 
     def __init__(self, workers: int = WORKERS) -> None:
         super().__init__(max_workers=workers, thread_name_prefix="slack")

@@ -2,8 +2,10 @@
 web server (:mod:`bot.web`) through :meth:`SlackFrontEnd.http_mounts`.
 
 The Bolt app is synchronous: each request is dispatched in a worker thread
-so the event loop never waits on the store or on Slack. Dispatch returns as
-soon as the listener has acknowledged; the work goes on in Bolt's executor.
+so the event loop never waits on the store or on Slack. There the delivery
+is claimed, the listener acknowledges (only the add-account form is checked
+first) and its work is handed to the front end's executor as a Bolt lazy
+listener; dispatch returns then, without waiting for a worker.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ from bot import metrics
 
 MAX_BODY = 1024 * 1024  # Slack's payloads are a few kilobytes
 RECEIVED_AT = "received_at"  # in the Bolt context: when the request arrived
+# Bolt's own headers for re-invoking an app to run one lazy listener (on
+# FaaS): never Slack's, so never taken from outside (they would skip the
+# acknowledgement, where the form is checked).
+_LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 
 
 class SlackEvents:
@@ -56,7 +62,9 @@ class SlackEvents:
         bolt_request = BoltRequest(
             body=bytes(body).decode("utf-8", errors="replace"),
             query=request.url.query,
-            headers={k: request.headers.getlist(k) for k in request.headers},
+            headers={
+                k: request.headers.getlist(k) for k in request.headers if k not in _LAZY_HEADERS
+            },
             context={RECEIVED_AT: received},
         )
         answer = await run_in_threadpool(self.bolt.dispatch, bolt_request)

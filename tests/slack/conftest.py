@@ -521,7 +521,7 @@ class SlackUser:
             **kw,
         )
 
-    def press_home(self, label: str) -> httpx.Response:
+    def press_home(self, label: str, **kw: Any) -> httpx.Response:
         view = self.bot.api.homes[self.id]
         for block in view["blocks"]:
             for element in block.get("elements", []):
@@ -541,11 +541,12 @@ class SlackUser:
                                     "action_ts": f"{time.time():.6f}",
                                 }
                             ],
-                        }
+                        },
+                        **kw,
                     )
         raise AssertionError(f"no {label!r} on the home tab")
 
-    def submit(self, view: dict[str, Any], **fields: Any) -> httpx.Response:
+    def submit(self, view: dict[str, Any], *, settle: bool = True, **fields: Any) -> httpx.Response:
         """Fill in and submit a modal: name="…", email="…", admin=True,
         sites=["primary", …]."""
         values: dict[str, Any] = {}
@@ -569,7 +570,8 @@ class SlackUser:
                 "type": "view_submission",
                 "view": {**view, "state": {"values": values}},
                 "response_urls": [],
-            }
+            },
+            settle=settle,
         )
 
     # --------------------------------------------------------- helpers
