@@ -223,7 +223,7 @@ class Coordinator:
             await self.press(press)
         await self.expect(pattern)
         self.run.messages += 1
-        self.run.by_platform[self.platform] += 1
+        self.run.answered.append((time.monotonic(), self.platform))
         self.run.end_to_end.append(time.perf_counter() - started)
 
     # ------------------------------------------------------------ scenarios
@@ -462,7 +462,8 @@ class LoadRun:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.messages = 0
-        self.by_platform: Counter[str] = Counter()
+        self.answered: list[tuple[float, str]] = []  # (when, platform) per answered message
+        self.window = (0.0, 0.0)  # the steady part of the run: after the start, before the end
         self.errors: list[str] = []
         self.end_to_end: list[float] = []
         self.digests_seen = 0
@@ -501,6 +502,10 @@ class LoadRun:
             HUB_PUBLIC_URL=f"http://127.0.0.1:{http_port}",
             HUB_LOG_LEVEL="WARNING",
             TELEGRAM_BOT_TOKEN=TELEGRAM_TOKEN,
+            # Telegram lets a bot send about 30 messages a second (more with
+            # paid broadcasts); the loopback server has no limit, and a
+            # hundred people on Telegram at one message a second need more.
+            TELEGRAM_MAX_MESSAGES_PER_SECOND="1000",
             TELEGRAM_API_BASE_URL=f"http://127.0.0.1:{t_port}",
             SLACK_BOT_TOKEN="xoxb-load",
             SLACK_SIGNING_SECRET=SLACK_SECRET,
@@ -526,6 +531,10 @@ class LoadRun:
                 for i, c in enumerate(centres)
             ]
             began = time.monotonic()
+            # Steady from the moment everyone has started (each begins within
+            # one pace) until the end; the drain afterwards (scenarios under
+            # way finishing) is counted in the total but not in the rate.
+            self.window = (began + self.args.pace, until)
             await asyncio.gather(*(u.live(until) for u in users))
             elapsed = time.monotonic() - began
             async with self.http.get(f"http://127.0.0.1:{http_port}/metrics") as r:
@@ -543,7 +552,7 @@ class LoadRun:
             await s_runner.cleanup()
         mismatches = verify(data_dir, model)
         self.report(elapsed, metrics, rss, mismatches, output)
-        return 0 if not mismatches and self.ok(elapsed, metrics, rss) else 1
+        return 0 if not mismatches and self.ok(metrics, rss) else 1
 
     async def _respond(self, request: Any) -> Any:
         from aiohttp import web
@@ -568,8 +577,13 @@ class LoadRun:
             await asyncio.sleep(0.2)
         raise SystemExit("the bot did not become healthy within 60 s")
 
-    def ok(self, elapsed: float, metrics: dict[str, Any], rss: float) -> bool:
-        return self.messages / elapsed >= 200 and metrics.get("p99_ms", 1e9) <= 50 and rss <= 500
+    def sustained(self) -> float:
+        start, end = self.window
+        steady = sum(1 for when, _ in self.answered if start <= when <= end)
+        return steady / max(end - start, 1e-9)
+
+    def ok(self, metrics: dict[str, Any], rss: float) -> bool:
+        return self.sustained() >= 200 and metrics.get("p99_ms", 1e9) <= 50 and rss <= 500
 
     def report(
         self,
@@ -580,12 +594,16 @@ class LoadRun:
         output: str,
     ) -> None:
         e2e = sorted(self.end_to_end) or [0.0]
+        start, end = self.window
+        span = max(end - start, 1e-9)
+        steady = Counter(platform for when, platform in self.answered if start <= when <= end)
+        sustained = self.sustained()
         rows = [
             ("messages handled", f"{self.messages:,}", ""),
-            ("messages per second", f"{self.messages / elapsed:.0f}", "≥ 200"),
+            ("messages per second, sustained", f"{sustained:.0f}", "≥ 200"),
             *(
-                (f"  of which {name}", f"{count / elapsed:.0f}", "")
-                for name, count in sorted(self.by_platform.items())
+                (f"  of which {name}", f"{count / span:.0f}", "")
+                for name, count in sorted(steady.items())
             ),
             ("bot's own work p50", f"{metrics.get('p50_ms', 0):.1f} ms", ""),
             ("bot's own work p99", f"{metrics.get('p99_ms', 0):.1f} ms", "≤ 50 ms"),
