@@ -173,12 +173,12 @@ class Adapter:
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         assert query is not None
-        await self._answer(update)  # stop the spinner whatever happens next
         pressed = query.message if isinstance(query.message, Message) else None
         chat_id = query.message.chat.id if query.message is not None else query.from_user.id
         if not query.data:
+            await self._answer(update)
             return
-        await self.converse(context.bot, chat_id, Press(query.data), pressed=pressed)
+        await self.converse(context.bot, chat_id, Press(query.data), pressed=pressed, press=update)
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -231,14 +231,27 @@ class Adapter:
 
     # ---------------------------------------------------------- the engine
     async def converse(
-        self, bot: Bot, chat_id: int, event: Input, pressed: Message | None = None
+        self,
+        bot: Bot,
+        chat_id: int,
+        event: Input,
+        pressed: Message | None = None,
+        press: Update | None = None,
     ) -> None:
+        """One input, its replies sent. For a button press, the press is
+        answered (the button's spinner stops) once the engine has decided,
+        whatever it decided: the answer is a call to Telegram like the
+        replies, and waiting for it first would delay the step for nothing."""
         started = metrics.received()
-        if isinstance(event, Upload):  # a whole file to read and check: not on the loop
-            replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
-        else:
-            replies, menu = self.turn(str(chat_id), event)
-        metrics.observe(started, NAME)  # the bot's own work ends where the reply call starts
+        try:
+            if isinstance(event, Upload):  # a whole file to read and check: not on the loop
+                replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
+            else:
+                replies, menu = self.turn(str(chat_id), event)
+            metrics.observe(started, NAME)  # the bot's own work ends where the reply call starts
+        finally:
+            if press is not None:
+                await self._answer(press)
         await self.deliver(bot, chat_id, replies, pressed)
         await self.sync_menu(bot, chat_id, menu)
 
