@@ -494,7 +494,10 @@ class LoadRun:
         self.slack_url = f"http://127.0.0.1:{s_port}"
         http_port = _free_port()
         self.slack_events = f"http://127.0.0.1:{http_port}/slack/events"
-        reminder = datetime.now(UTC) + timedelta(seconds=self.args.seconds / 2 + 30)
+        # The digest fires on a minute: the first one at least 20 s from now
+        # (the bot takes a few seconds to start), so within a 90 s run.
+        soon = datetime.now(UTC) + timedelta(seconds=20)
+        reminder = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
         env = dict(
             os.environ,
             HUB_DATA_DIR=str(data_dir),
@@ -701,7 +704,7 @@ def _peak_rss_mb(pid: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seconds", type=float, default=90)
     parser.add_argument("--centres", type=int, default=200)
     parser.add_argument("--per-centre", type=int, default=50)
     parser.add_argument(

@@ -247,3 +247,37 @@ def test_bolts_lazy_only_headers_from_outside_are_ignored(bot: Bot, cora: SlackU
     }
     refused = cora.interact(payload, headers=headers)  # still checked, as from Slack
     assert refused.json()["response_action"] == "errors"
+
+
+def test_a_slow_form_does_not_hold_up_other_requests(
+    bot: Bot, cora: SlackUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Requests are dispatched on the web server's event loop, except a form
+    submission, which is checked and applied before Slack's answer: it goes
+    to a worker thread, so a slow disk or Slack stalls it alone."""
+    cora.slash("add")
+    view = list(bot.api.views.values())[-1]
+    hub = bot.frontend.adapter.hub
+    add_accounts = hub.add_accounts
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.5)
+        return add_accounts(*args, **kwargs)
+
+    monkeypatch.setattr(hub, "add_accounts", slow)
+    submitted: list[httpx.Response] = []
+    form = threading.Thread(
+        target=lambda: submitted.append(
+            cora.submit(view, name="Kim Lee", email="kim.lee@demo.school", settle=False)
+        )
+    )
+    form.start()
+    time.sleep(0.2)  # the form is being applied
+    dev = bot.user("UDEV", "dev.patel@demo.school")
+    response, took = timed(dev.say, "me")
+    assert response.status_code == 200 and took < QUICK, f"answered after {took:.2f} s"
+    form.join(10)
+    assert submitted and submitted[0].status_code == 200
+    bot.settle()
+    assert hub.account_by_email("kim.lee@demo.school") is not None
+    assert answers_to(bot, dev) == 1
