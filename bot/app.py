@@ -40,12 +40,23 @@ def open_app(config: Config) -> App:
     return App(config, store, Hub(store, public_url=config.public_url))
 
 
+# How long a thread may hold the GIL while another waits for it (Python's
+# default is 5 ms). The bot's threads each do a little work and then wait
+# (for the network, a journal write); at 5 ms, a step that hands the GIL back
+# a few times could wait 5 ms each time for a busy neighbour, which under load
+# was most of a Slack reply's p99. 1 ms took it from about 80 ms to 40 ms in
+# `make load` for no loss of throughput.
+SWITCH_INTERVAL = 0.001
+
+
 def settle(app: App) -> App:
     """For a long-running bot: move everything loaded so far (a large store
     is millions of objects) out of the garbage collector's sight, so that its
-    full collections stay short instead of pausing every conversation."""
+    full collections stay short instead of pausing every conversation, and
+    let waiting threads have the GIL sooner (:data:`SWITCH_INTERVAL`)."""
     gc.collect()
     gc.freeze()
+    sys.setswitchinterval(SWITCH_INTERVAL)
     return app
 
 
