@@ -4,8 +4,11 @@ Socket Mode when ``SLACK_APP_TOKEN`` is set; otherwise HTTP mode, where
 :meth:`SlackFrontEnd.http_mounts` gives the ASGI app for ``/slack/events``
 (signatures checked with ``SLACK_SIGNING_SECRET``; Bolt refuses timestamps
 more than five minutes old). ``SLACK_API_URL`` points the Web API client at
-another server. The client retries rate-limited calls after ``Retry-After``
-(slack_sdk's default handlers retry connection errors only).
+another server. The client retries rate-limited calls after ``Retry-After``,
+and calls Slack answered with a server error (500, 503) a few times with a
+growing pause, about 15 s in all (slack_sdk's default handlers retry
+connection errors only): while Slack has trouble, replies arrive late
+rather than never.
 """
 
 from __future__ import annotations
@@ -20,7 +23,12 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import default_retry_handlers
-from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.jitter import RandomJitter
 
 from bot.app import App
 from bot.config import Config, ConfigError
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 RATE_LIMIT_RETRIES = 3
+SERVER_ERROR_RETRIES = 5  # after 0.5, 1, 2, 4 and 8 s (and a little jitter)
 WORKERS = 10
 _BAD_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 
@@ -42,7 +51,14 @@ def make_client(config: Config) -> WebClient:
     kwargs: dict[str, Any] = {}
     if config.slack_api_url:
         kwargs["base_url"] = config.slack_api_url.rstrip("/") + "/"
-    handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(RATE_LIMIT_RETRIES)]
+    handlers = [
+        *default_retry_handlers(),
+        RateLimitErrorRetryHandler(RATE_LIMIT_RETRIES),
+        ServerErrorRetryHandler(
+            SERVER_ERROR_RETRIES,
+            BackoffRetryIntervalCalculator(backoff_factor=0.5, jitter=RandomJitter()),
+        ),
+    ]
     return KeepAliveWebClient(
         token=config.slack_bot_token, timeout=30, retry_handlers=handlers, **kwargs
     )

@@ -225,6 +225,24 @@ def test_a_rate_limited_call_is_retried_after_retry_after(bot: Bot, cora: SlackU
     assert "*Cora Ordinator*" in cora.last_text()
 
 
+def test_slack_answering_500_for_a_while_delays_the_reply_without_doubling_it(
+    bot: Bot, cora: SlackUser
+) -> None:
+    for status in (500, 503, 500):
+        bot.api.fail_next(
+            "chat.postMessage", Failure(status, {"ok": False, "error": "internal_error"})
+        )
+    cora.slash("suspend ben.okafor@demo.school")
+    calls = bot.api.called("chat.postMessage")
+    assert [c.status for c in calls] == [500, 503, 500, 200]
+    assert calls[-1].at - calls[0].at >= 0.5 + 1 + 2  # a growing pause between tries
+    cora.press("Suspend")
+    texts = bot.api.texts(cora.dm)
+    assert sum("is suspended and can no longer log in" in t for t in texts) == 1
+    ben = bot.app.hub.account_by_email("ben.okafor@demo.school")
+    assert ben is not None and not ben.active
+
+
 def test_a_failing_listener_is_logged_and_the_user_told(
     bot: Bot, cora: SlackUser, caplog: pytest.LogCaptureFixture
 ) -> None:
