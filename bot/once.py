@@ -31,6 +31,7 @@ from storage import Store
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = timedelta(minutes=10)
+PURGE_BATCH = 1000  # claims forgotten per transaction
 
 
 class OnceLedger:
@@ -42,6 +43,7 @@ class OnceLedger:
         self.keep = keep
         self.clock = clock
         self._last_purge: datetime | None = None
+        self.purging: threading.Thread | None = None  # the latest purge started
         self._purge_lock = threading.Lock()
 
     def claim(self, key: str) -> bool:
@@ -58,10 +60,18 @@ class OnceLedger:
         return self.store.get(self.table, key) is not None
 
     def _purge_now_and_then(self, now: datetime) -> None:
+        """Every so often, forget old claims in a thread of its own: claims
+        are made on the front ends' event loops, which must not wait for a
+        scan of a table that holds hours of deliveries."""
         with self._purge_lock:
             if self._last_purge is not None and now - self._last_purge < PURGE_EVERY:
                 return
             self._last_purge = now
+        self.purging = threading.Thread(target=self._purge_quietly, name=f"purge-{self.table}")
+        self.purging.daemon = True
+        self.purging.start()
+
+    def _purge_quietly(self) -> None:
         try:
             self.purge()
         except Exception:  # housekeeping must never stop a delivery
@@ -75,8 +85,8 @@ class OnceLedger:
             for d in self.store.scan(self.table)
             if datetime.fromisoformat(d["seen_at"]) < cutoff
         ]
-        if old:
-            with self.store.transaction() as tx:
-                for key in old:
+        for start in range(0, len(old), PURGE_BATCH):  # short holds of the store lock
+            with self.store.transaction(durable=False) as tx:
+                for key in old[start : start + PURGE_BATCH]:
                     tx.delete(self.table, key)
         return len(old)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +25,39 @@ def test_a_claim_holds_across_a_restart_and_is_forgotten_after_keep(tmp_path: Pa
     assert not ledger.claim("event:Ev1")
     now[0] += timedelta(hours=2)
     assert ledger.claim("event:Ev2")  # a claim purges old ones now and then
+    assert ledger.purging is not None
+    ledger.purging.join(10)
     assert not ledger.seen("event:Ev1")
     assert ledger.seen("event:Ev2")
+    store.close()
+
+
+def test_a_claim_does_not_wait_for_the_purge(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Claims are made on the front ends' event loops: forgetting hours of
+    old claims happens beside them, in batches, never in the claim."""
+    now = [datetime(2026, 3, 2, 9, 0, tzinfo=UTC)]
+    store = TinyDBStore(tmp_path, INDEXES)
+    ledger = OnceLedger(store, "processed_events", timedelta(hours=1), lambda: now[0])
+    for n in range(2500):  # more than two batches
+        assert ledger.claim(f"event:Old{n}")
+    ledger.purging.join(10)  # type: ignore[union-attr]
+    now[0] += timedelta(hours=2)
+    purge = ledger.purge
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow_purge() -> int:
+        started.set()
+        release.wait(10)
+        return purge()
+
+    monkeypatch.setattr(ledger, "purge", slow_purge)
+    began = time.monotonic()
+    assert ledger.claim("event:New")
+    assert time.monotonic() - began < 0.5 and started.wait(5)  # claimed while purging
+    assert ledger.seen("event:Old0")
+    release.set()
+    ledger.purging.join(10)  # type: ignore[union-attr]
+    assert not any(ledger.seen(f"event:Old{n}") for n in range(0, 2500, 97))
+    assert ledger.seen("event:New")
     store.close()
