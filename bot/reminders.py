@@ -17,7 +17,7 @@ from datetime import date, datetime
 
 from bot.frontend import FrontEnd
 from handlers.engine import Engine
-from handlers.replies import Button, Line, Reply, b, line
+from handlers.replies import Button, ButtonKind, Line, Reply, b, line
 from hub import Account, Hub, PendingDeletion
 from hub.reminders import digest_line
 
@@ -55,32 +55,21 @@ def digest_reply(
         ),
     ]
     lines += [line("• ", digest_line(p)) for p in pending]
-    buttons: list[Button] = []
+    offered: list[tuple[str, str, str, ButtonKind]] = []  # (label, conversation, value, kind)
     for p in pending[:BUTTONS_FOR]:
         a = p.account
         value = f"acc:{a.account_id}"
-        buttons.append(
-            Button(
-                f"Delete {a.name}", engine.launcher(recipient.account_id, "delete", value), "danger"
-            )
-        )
+        offered.append((f"Delete {a.name}", "delete", value, "danger"))
         if p.data.total:
-            buttons.append(
-                Button(
-                    f"Transfer data of {a.name}",
-                    engine.launcher(recipient.account_id, "transfer", value),
-                )
-            )
-        buttons.append(
-            Button(f"Restore {a.name}", engine.launcher(recipient.account_id, "restore", value))
-        )
-        buttons.append(
-            Button(
-                f"Snooze {a.name} 7 days",
-                engine.launcher(recipient.account_id, "snooze", value),
-                "nav",
-            )
-        )
+            offered.append((f"Transfer data of {a.name}", "transfer", value, "choice"))
+        offered.append((f"Restore {a.name}", "restore", value, "choice"))
+        offered.append((f"Snooze {a.name} 7 days", "snooze", value, "nav"))
+    starts = [(name, value) for _, name, value, _ in offered]
+    tokens = engine.launchers(recipient.account_id, starts)
+    buttons = [
+        Button(label, token, kind)
+        for (label, _, _, kind), token in zip(offered, tokens, strict=True)
+    ]
     if len(pending) > BUTTONS_FOR:
         lines.append(
             line(f"…and {len(pending) - BUTTONS_FOR} more: send 'find suspended' to see them all.")

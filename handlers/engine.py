@@ -17,7 +17,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -116,22 +116,18 @@ class Engine:
             found.append(c)
         return found
 
-    def launcher(self, account_id: str, name: str, value: str | None = None) -> str:
-        """A button token that starts a conversation later (reminder digests).
-        Permissions are checked when it is pressed, not when it is made."""
-        token = "l" + secrets.token_urlsafe(9)
+    def launchers(self, account_id: str, starts: Sequence[tuple[str, str | None]]) -> list[str]:
+        """Button tokens that start conversations later (a reminder digest's
+        buttons), one per (conversation name, value), written in one
+        transaction: one wait for the disk per digest, not one per button.
+        Permissions are checked when a button is pressed, not when it is made."""
+        expires_at = (self.hub.now() + LAUNCHER_LIFETIME).isoformat()
+        tokens = ["l" + secrets.token_urlsafe(9) for _ in starts]
         with self.store.transaction() as tx:
-            tx.put(
-                LAUNCHERS,
-                token,
-                {
-                    "account_id": account_id,
-                    "name": name,
-                    "value": value,
-                    "expires_at": (self.hub.now() + LAUNCHER_LIFETIME).isoformat(),
-                },
-            )
-        return token
+            for token, (name, value) in zip(tokens, starts, strict=True):
+                doc = {"account_id": account_id, "name": name, "value": value}
+                tx.put(LAUNCHERS, token, {**doc, "expires_at": expires_at})
+        return tokens
 
     def pending(self, person: Person) -> Reply | None:
         """The question a stored conversation is waiting on (to show it again
