@@ -34,7 +34,7 @@ def received() -> float:
     return now() if stamp is None else stamp
 
 
-def observe(started: float, platform: str = "") -> None:
+def observe(started: float, platform: str) -> None:
     global _count
     elapsed = time.perf_counter() - started
     with _lock:
@@ -58,8 +58,7 @@ def summary() -> dict[str, object]:
         return {"messages": 0}
     platforms: dict[str, list[float]] = {}
     for elapsed, platform in samples:
-        if platform:
-            platforms.setdefault(platform, []).append(elapsed)
+        platforms.setdefault(platform, []).append(elapsed)
     return {
         "messages": count,
         **_percentiles(sorted(elapsed for elapsed, _ in samples)),

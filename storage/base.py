@@ -87,7 +87,8 @@ class Store(ABC):
         discarded when it raises. Transactions are serialised.
 
         ``durable=False`` is for bookkeeping nobody is told about (where a
-        conversation stands): it is written in order like any change and
+        conversation stands, which deliveries were handled): it is written in
+        order like any change and
         survives the process being killed, but the caller does not wait for
         the disk; the next durable change, or closing, makes it durable."""
 

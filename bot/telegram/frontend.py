@@ -54,7 +54,6 @@ except ImportError:  # pragma: no cover - not on Windows
 
 START_WAIT = 30.0  # seconds start() waits for the first attempt to connect
 PUSH_WAIT = 120.0
-HOUSEKEEPING_EVERY = 6 * 3600.0
 
 
 class TelegramRefused(ConfigError):
@@ -236,9 +235,7 @@ class TelegramFrontEnd:
         self._attempted.set()
         if self._running:
             log.info("Telegram front end running (%s)", self.mode)
-            housekeeping = asyncio.create_task(self._housekeeping())
             await self._stop.wait()
-            housekeeping.cancel()
         self._running = False
         await self._shutdown()
 
@@ -283,16 +280,6 @@ class TelegramFrontEnd:
         except Exception:
             log.exception("stopping the Telegram front end")
         # The webhook stays registered: Telegram keeps updates until we are back.
-
-    async def _housekeeping(self) -> None:
-        while True:
-            try:
-                removed = await asyncio.to_thread(self.processed.purge)
-                if removed:
-                    log.info("forgot %d old Telegram update ids", removed)
-            except Exception as exc:
-                log.warning("could not purge old Telegram update ids: %s", exc)
-            await asyncio.sleep(HOUSEKEEPING_EVERY)
 
     def _polling_error(self, exc: TelegramError) -> None:
         """python-telegram-bot retries with back-off; one warning per outage
