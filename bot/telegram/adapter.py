@@ -2,19 +2,19 @@
 
 A thin adapter: it translates and never decides. Per update:
 
-1. the ``update_id`` is claimed in the store (a repeat does nothing);
+1. the ``update_id`` is claimed (a repeat does nothing);
 2. anything but a private chat gets one word that the bot works in private
    chats only, and nothing else;
-3. the chat's link is looked up afresh (a suspended or deleted account's
-   link stops at once), the input handed to the engine, and its replies
-   rendered: new messages, or the pressed message edited in place (tick
+3. the input goes to the core (:mod:`bot.telegram.core`: in this process or
+   the one that holds the store), which looks the chat's link up afresh (a
+   suspended or deleted account's link stops at once) and hands the input to
+   the engine; its replies are rendered: new messages, or the pressed message edited in place (tick
    boxes, page turns);
 4. the chat's command menu follows what its person may now do.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
@@ -43,22 +43,17 @@ from telegram.ext import (
 )
 
 from bot import metrics
-from bot.once import OnceLedger
 from bot.telegram import render
+from bot.telegram.core import Core, Menu
 from bot.telegram.updates import update_key
 from handlers.conversations.import_accounts import MAX_UPLOAD
-from handlers.engine import Engine
-from handlers.replies import Command, Input, Person, Press, Reply, Text, Upload
-from hub import Account, Hub
+from handlers.replies import Command, Input, Press, Reply, Text, Upload
 from storage import StoreError
 
 log = logging.getLogger(__name__)
 
-NAME = "telegram"
 ALLOWED_UPDATES = ("message", "callback_query")
-COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]+))?(?:\s+(.*))?\Z", re.DOTALL)
-CANCEL = ("cancel", "stop what you are doing; nothing is changed")
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 FILE_TYPES = (".csv", ".txt")
 
@@ -78,8 +73,6 @@ NOT_UNDERSTOOD = (
 )
 SORRY = "Sorry, something went wrong on our side and was logged. Please try again."
 
-Menu = tuple[tuple[str, str], ...]
-
 
 def parse_command(text: str) -> tuple[str, str] | None:
     """``/suspend@HubBot jane@school.org`` → ("suspend", "jane@school.org")."""
@@ -98,28 +91,19 @@ def to_input(name: str, args: str) -> Input:
 
 
 class Adapter:
-    def __init__(self, hub: Hub, engine: Engine, processed: OnceLedger) -> None:
-        self.hub = hub
-        self.engine = engine
-        self.processed = processed
+    def __init__(self, core: Core) -> None:
+        self.core = core
         self._menus: dict[int, Menu] = {}
         self._told_groups: set[int] = set()
         self._warned: set[str] = set()
 
     # ------------------------------------------------------------ wiring
-    def command_names(self) -> list[str]:
-        names = {"start", "cancel"}
-        for conversation in self.engine.conversations.values():
-            for name in (conversation.name, *conversation.aliases):
-                if COMMAND_NAME.fullmatch(name):
-                    names.add(name)
-        return sorted(names)
-
     def install(self, application: Application) -> None:  # type: ignore[type-arg]
         new = filters.UpdateType.MESSAGE  # edits of old messages are not new input
         application.add_handler(TypeHandler(Update, self.once), group=-2)
         application.add_handler(TypeHandler(Update, self.private_only), group=-1)
-        application.add_handler(CommandHandler(self.command_names(), self.on_command, filters=new))
+        commands = self.core.command_names
+        application.add_handler(CommandHandler(commands, self.on_command, filters=new))
         application.add_handler(MessageHandler(new & filters.COMMAND, self.on_command))
         application.add_handler(MessageHandler(new & filters.TEXT, self.on_text))
         application.add_handler(MessageHandler(new & filters.Document.ALL, self.on_document))
@@ -130,8 +114,7 @@ class Adapter:
     # ------------------------------------------------------- every update
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
-            # On the loop, like the engine's steps: a claim is one small write.
-            fresh = self.processed.claim(update_key(context.bot.id, update.update_id))
+            fresh = await self.core.claim(update_key(context.bot.id, update.update_id))
         except StoreError as exc:  # the engine will say what is wrong with the store
             log.error("could not record Telegram update %s: %s", update.update_id, exc)
             return
@@ -244,39 +227,13 @@ class Adapter:
         replies, and waiting for it first would delay the step for nothing."""
         started = metrics.received()
         try:
-            if isinstance(event, Upload):  # a whole file to read and check: not on the loop
-                replies, menu = await asyncio.to_thread(self.turn, str(chat_id), event)
-            else:
-                replies, menu = self.turn(str(chat_id), event)
-            metrics.observe(started, NAME)  # the bot's own work ends where the reply call starts
+            replies, menu = await self.core.turn(str(chat_id), event)
+            self.core.observe(started)  # the bot's own work ends where the reply call starts
         finally:
             if press is not None:
                 await self._answer(press)
         await self.deliver(bot, chat_id, replies, pressed)
         await self.sync_menu(bot, chat_id, menu)
-
-    def turn(self, chat_id: str, event: Input) -> tuple[list[Reply], Menu]:
-        """One input through the engine, called on the event loop itself.
-
-        A step is well under a millisecond of the store's in-memory work (a
-        confirmed change adds one fdatasync), while handing it to a worker
-        thread and back cost two GIL hand-overs that, with a hundred chats
-        busy, made up most of each update's latency. Only an upload (a CSV
-        of up to 1 MB to check) goes to a thread."""
-        account = self.hub.linked_account(NAME, chat_id)
-        person = Person(NAME, chat_id, account.account_id if account else None)
-        replies = self.engine.handle(person, event)
-        return replies, self.menu_for(self.hub.linked_account(NAME, chat_id))
-
-    def menu_for(self, account: Account | None) -> Menu:
-        commands = [
-            (name, summary)
-            for name, summary in self.engine.commands_for(account, NAME)
-            if COMMAND_NAME.fullmatch(name)
-        ]
-        if account is not None:
-            commands.append(CANCEL)
-        return tuple(commands)
 
     # ----------------------------------------------------------- replies
     async def deliver(
@@ -349,7 +306,7 @@ class Adapter:
     # -------------------------------------------------------- command menu
     async def set_default_menu(self, bot: Bot) -> None:
         """The menu of a chat not yet linked (help, link, verify)."""
-        menu = await asyncio.to_thread(self.menu_for, None)
+        menu = await self.core.default_menu()
         await self._set_menu(bot, menu, BotCommandScopeDefault())
 
     async def sync_menu(self, bot: Bot, chat_id: int, menu: Menu) -> None:

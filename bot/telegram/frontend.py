@@ -26,6 +26,7 @@ import secrets
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -36,7 +37,8 @@ from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.app import App
 from bot.config import Config, ConfigError
-from bot.telegram.adapter import ALLOWED_UPDATES, NAME, Adapter
+from bot.telegram.adapter import ALLOWED_UPDATES, Adapter
+from bot.telegram.core import NAME, Core, LocalCore
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.limits import FloodControl
 from bot.telegram.processing import Finished, PerChatOrder
@@ -93,28 +95,25 @@ class TelegramFrontEnd:
 
     def __init__(
         self,
-        app: App,
-        engine: Engine,
+        config: Config,
+        core: Core,
         *,
         poll_timeout: float = 25.0,
         flood: FloodControl | None = None,
         start_wait: float = START_WAIT,
         retry_start_every: float = 10.0,
     ) -> None:
-        config: Config = app.config
         if not config.telegram_bot_token:
             raise ConfigError("Set TELEGRAM_BOT_TOKEN to run the Telegram front end.")
         self.config = config
-        self.hub = app.hub
-        self.engine = engine
+        self.core = core
         self.poll_timeout = poll_timeout
         self.flood = flood or FloodControl()
         self.start_wait = start_wait
         self.retry_start_every = retry_start_every
         self.webhook_url = config.telegram_webhook_url
         self.webhook_secret = config.telegram_webhook_secret or secrets.token_urlsafe(32)
-        self.processed = processed_updates(app.store, app.hub.now)
-        self.adapter = Adapter(app.hub, engine, self.processed)
+        self.adapter = Adapter(core)
         self.finished = Finished()
         self.endpoint = WebhookEndpoint(self.webhook_secret, self._accept_from_webhook)
         self.application: Application | None = None  # type: ignore[type-arg]
@@ -325,9 +324,18 @@ class TelegramFrontEnd:
 
     async def _accept_from_webhook(self, data: dict[str, Any]) -> bool:
         """Called on the web server's loop: hand the update to ours."""
+        future = self.accept(data)
+        if future is None:
+            return False
+        await asyncio.wrap_future(future)
+        return True
+
+    def accept(self, data: dict[str, Any]) -> Future[None] | None:
+        """From any thread: queue an update (a webhook's body) on our loop;
+        None while the bot is not running (Telegram delivers it again)."""
         loop, application = self._loop, self.application
         if not self._running or loop is None or application is None:
-            return False
+            return None
 
         async def enqueue() -> None:
             try:
@@ -337,9 +345,7 @@ class TelegramFrontEnd:
                 return
             await application.update_queue.put(update)
 
-        future = asyncio.run_coroutine_threadsafe(enqueue(), loop)
-        await asyncio.wrap_future(future)
-        return True
+        return asyncio.run_coroutine_threadsafe(enqueue(), loop)
 
     # -------------------------------------------------------- unprompted
     def push(self, chat_id: str, replies: list[Reply]) -> None:
@@ -374,6 +380,15 @@ class TelegramFrontEnd:
         return None  # Telegram cannot look people up; they link their chat themselves
 
 
+def local(app: App, engine: Engine, **kwargs: Any) -> TelegramFrontEnd:
+    """The front end in the process that holds the store."""
+    core = LocalCore(app.hub, engine, processed_updates(app.store, app.hub.now))
+    return TelegramFrontEnd(app.config, core, **kwargs)
+
+
+def flood_control(config: Config) -> FloodControl:
+    return FloodControl(overall=(config.telegram_max_rate, 1.0))
+
+
 def create(app: App, engine: Engine) -> TelegramFrontEnd:
-    rate = app.config.telegram_max_rate
-    return TelegramFrontEnd(app, engine, flood=FloodControl(overall=(rate, 1.0)))
+    return local(app, engine, flood=flood_control(app.config))

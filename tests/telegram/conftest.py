@@ -33,6 +33,7 @@ import pytest
 from bot.app import App, open_app
 from bot.config import load
 from bot.telegram import TelegramFrontEnd
+from bot.telegram.frontend import local
 from bot.telegram.limits import FloodControl
 from handlers.conversations import all_conversations
 from handlers.engine import Engine
@@ -627,7 +628,7 @@ def start_bot() -> Iterator[Callable[..., TelegramFrontEnd]]:
         kwargs.setdefault("poll_timeout", 2.0)
         kwargs.setdefault("flood", quick_flood())
         kwargs.setdefault("start_wait", 15.0)
-        frontend = TelegramFrontEnd(app, Engine(app.hub, all_conversations()), **kwargs)
+        frontend = local(app, Engine(app.hub, all_conversations()), **kwargs)
         running.append(frontend)
         frontend.start()
         return frontend

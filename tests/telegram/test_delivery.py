@@ -187,7 +187,7 @@ def test_a_digest_is_pushed_to_a_linked_chat_and_its_buttons_work(
     hub = hub_app.hub
     coordinator = hub.account_by_email(COORDINATOR)
     pending = hub.pending_deletion("DEMO01", 7)
-    reply = digest_reply(bot.engine, coordinator, "Demo International School", pending)
+    reply = digest_reply(bot.core.engine, coordinator, "Demo International School", pending)
     bot.push("4311", [reply])
     digest = api.chat(4311)[-1]
     assert "waiting for deletion" in digest.text and "Farid Nasser" in digest.text
@@ -196,11 +196,11 @@ def test_a_digest_is_pushed_to_a_linked_chat_and_its_buttons_work(
 
 
 def test_push_works_without_a_running_bot(api, hub_app, linked, start_bot) -> None:  # type: ignore[no-untyped-def]
-    from bot.telegram import TelegramFrontEnd
+    from bot.telegram.frontend import local
     from handlers.conversations import all_conversations
     from handlers.engine import Engine
 
-    idle = TelegramFrontEnd(hub_app, Engine(hub_app.hub, all_conversations()))
+    idle = local(hub_app, Engine(hub_app.hub, all_conversations()))
     from handlers.replies import Reply, line
 
     mark = api.mark()

@@ -15,7 +15,7 @@ def test_one_blocked_recipient_does_not_stop_the_others(api, hub_app, bot, linke
     linked(4401, "Cora Ordinator", COORDINATOR)
     linked(4402, "Amira Haddad", ADMIN)
     hub = hub_app.hub
-    sender = DigestSender(hub, bot.engine, {"telegram": bot}, remind_after_days=7)
+    sender = DigestSender(hub, bot.core.engine, {"telegram": bot}, remind_after_days=7)
     day = date(2026, 3, 2)
     mark = api.mark()
     api.fail_next("sendMessage", 403, "Forbidden: bot was blocked by the user")  # Cora's
