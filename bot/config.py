@@ -41,6 +41,7 @@ class Config:
     telegram_webhook_url: str = ""
     telegram_webhook_secret: str = _secret()
     telegram_max_rate: int = 30
+    telegram_own_process: bool = True
     slack_bot_token: str = _secret()
     slack_app_token: str = _secret()
     slack_signing_secret: str = _secret()
@@ -82,6 +83,7 @@ ENV = {
     "TELEGRAM_WEBHOOK_URL": "telegram_webhook_url",
     "TELEGRAM_WEBHOOK_SECRET": "telegram_webhook_secret",
     "TELEGRAM_MAX_MESSAGES_PER_SECOND": "telegram_max_rate",
+    "TELEGRAM_OWN_PROCESS": "telegram_own_process",
     "SLACK_BOT_TOKEN": "slack_bot_token",
     "SLACK_APP_TOKEN": "slack_app_token",
     "SLACK_SIGNING_SECRET": "slack_signing_secret",

@@ -35,8 +35,12 @@ def received() -> float:
 
 
 def observe(started: float, platform: str) -> None:
+    record(time.perf_counter() - started, platform)
+
+
+def record(elapsed: float, platform: str) -> None:
+    """A duration measured elsewhere (a front end in a process of its own)."""
     global _count
-    elapsed = time.perf_counter() - started
     with _lock:
         _samples.append((elapsed, platform))
         _count += 1

@@ -26,10 +26,18 @@ def build_engine(app: App, mailer: Mailer | None = None) -> Engine:
     return engine
 
 
-def make_frontends(app: App, engine: Engine, which: tuple[str, ...]) -> dict[str, FrontEnd]:
-    """The configured chat front ends, built but not started."""
+def make_frontends(
+    app: App, engine: Engine, which: tuple[str, ...], *, separate: bool = False
+) -> dict[str, FrontEnd]:
+    """The configured chat front ends, built but not started. ``separate``:
+    Telegram in a process of its own (:mod:`bot.telegram.process`), for a
+    running bot; a one-off ``remind --now`` keeps it here."""
     made: dict[str, FrontEnd] = {}
-    if "telegram" in which:
+    if "telegram" in which and separate:
+        from bot.telegram.process import TelegramProcess
+
+        made["telegram"] = TelegramProcess(app, engine)
+    elif "telegram" in which:
         from bot.telegram import create as create_telegram
 
         made["telegram"] = create_telegram(app, engine)
@@ -64,7 +72,9 @@ class Runner:
         self.app = app
         self.mailer = Mailer(app.store, app.config)
         self.engine = build_engine(app, self.mailer)
-        self.frontends = make_frontends(app, self.engine, platforms)
+        self.frontends = make_frontends(
+            app, self.engine, platforms, separate=app.config.telegram_own_process
+        )
         sender = DigestSender(
             app.hub,
             self.engine,

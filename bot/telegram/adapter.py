@@ -74,6 +74,17 @@ NOT_UNDERSTOOD = (
 SORRY = "Sorry, something went wrong on our side and was logged. Please try again."
 
 
+def _for_the_engine(update: Update) -> bool:
+    """A private chat's new text (a command or words) or a button with data:
+    the updates that go to the engine, and are claimed with their turn."""
+    chat = update.effective_chat
+    if chat is None or chat.type != ChatType.PRIVATE:
+        return False
+    if update.message is not None:
+        return update.message.text is not None
+    return update.callback_query is not None and bool(update.callback_query.data)
+
+
 def parse_command(text: str) -> tuple[str, str] | None:
     """``/suspend@HubBot jane@school.org`` → ("suspend", "jane@school.org")."""
     found = _COMMAND.match(text.strip())
@@ -113,6 +124,11 @@ class Adapter:
 
     # ------------------------------------------------------- every update
     async def once(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Claim the update, unless it goes to the engine: then the claim
+        travels with the input (:meth:`converse`), one call to the core
+        instead of two."""
+        if _for_the_engine(update):
+            return
         try:
             fresh = await self.core.claim(update_key(context.bot.id, update.update_id))
         except StoreError as exc:  # the engine will say what is wrong with the store
@@ -146,12 +162,12 @@ class Adapter:
         assert message is not None and message.text is not None
         parsed = parse_command(message.text)
         event = to_input(*parsed) if parsed else Text(message.text)
-        await self.converse(context.bot, message.chat_id, event)
+        await self.converse(context.bot, message.chat_id, event, update=update)
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         assert message is not None and message.text is not None
-        await self.converse(context.bot, message.chat_id, Text(message.text))
+        await self.converse(context.bot, message.chat_id, Text(message.text), update=update)
 
     async def on_press(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -161,7 +177,7 @@ class Adapter:
         if not query.data:
             await self._answer(update)
             return
-        await self.converse(context.bot, chat_id, Press(query.data), pressed=pressed, press=update)
+        await self.converse(context.bot, chat_id, Press(query.data), pressed=pressed, update=update)
 
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -219,19 +235,30 @@ class Adapter:
         chat_id: int,
         event: Input,
         pressed: Message | None = None,
-        press: Update | None = None,
+        update: Update | None = None,
     ) -> None:
-        """One input, its replies sent. For a button press, the press is
-        answered (the button's spinner stops) once the engine has decided,
-        whatever it decided: the answer is a call to Telegram like the
-        replies, and waiting for it first would delay the step for nothing."""
+        """One input, its replies sent. ``update`` is claimed with the turn
+        when it was not claimed before (:meth:`once`). For a button press,
+        the press is answered (the button's spinner stops) once the engine
+        has decided, whatever it decided: the answer is a call to Telegram
+        like the replies, and waiting for it first would delay the step for
+        nothing."""
         started = metrics.received()
+        claim = None
+        if update is not None and _for_the_engine(update):
+            claim = update_key(bot.id, update.update_id)
+        repeat = False
         try:
-            replies, menu = await self.core.turn(str(chat_id), event)
+            turn = await self.core.turn(str(chat_id), event, claim)
+            if turn is None:  # a repeat: it was answered the first time
+                repeat = True
+                log.info("Telegram update %s was processed before; ignored", claim)
+                return
+            replies, menu = turn
             self.core.observe(started)  # the bot's own work ends where the reply call starts
         finally:
-            if press is not None:
-                await self._answer(press)
+            if update is not None and update.callback_query is not None and not repeat:
+                await self._answer(update)
         await self.deliver(bot, chat_id, replies, pressed)
         await self.sync_menu(bot, chat_id, menu)
 

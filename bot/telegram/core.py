@@ -2,7 +2,8 @@
 
 Three questions: has this update been handled before (:meth:`Core.claim`),
 what are the replies to this input in this chat and the chat's command menu
-after it (:meth:`Core.turn`), and what is an unlinked chat's menu
+after it (:meth:`Core.turn`, which claims the update too, so that a message
+costs one question), and what is an unlinked chat's menu
 (:meth:`Core.default_menu`). Plus one report: how long the bot's own work
 on an update took (:meth:`Core.observe`).
 
@@ -15,6 +16,7 @@ that python-telegram-bot's work and the engine's run on two CPU cores.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Iterable
 from typing import Protocol
@@ -25,6 +27,9 @@ from handlers.conversation import Conversation
 from handlers.engine import Engine
 from handlers.replies import Input, Person, Reply, Upload
 from hub import Account, Hub
+from storage import StoreError
+
+log = logging.getLogger(__name__)
 
 NAME = "telegram"
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
@@ -51,8 +56,10 @@ class Core(Protocol):
     async def claim(self, key: str) -> bool:
         """True the first time an update is seen; False for a repeat."""
 
-    async def turn(self, chat_id: str, event: Input) -> Turn:
-        """The replies to one input, and the chat's menu after it."""
+    async def turn(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
+        """The replies to one input, and the chat's menu after it. With
+        ``claim``, the update's key is claimed first, and a repeat gives
+        None (nothing done)."""
 
     async def default_menu(self) -> Menu:
         """The menu of a chat not linked to an account."""
@@ -80,7 +87,13 @@ class LocalCore:
     def claim_now(self, key: str) -> bool:
         return self.processed.claim(key)
 
-    def turn_now(self, chat_id: str, event: Input) -> Turn:
+    def turn_now(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
+        if claim is not None:
+            try:
+                if not self.processed.claim(claim):
+                    return None
+            except StoreError as exc:  # the engine will say what is wrong with the store
+                log.error("could not record Telegram update %s: %s", claim, exc)
         account = self.hub.linked_account(NAME, chat_id)
         person = Person(NAME, chat_id, account.account_id if account else None)
         replies = self.engine.handle(person, event)
@@ -100,10 +113,10 @@ class LocalCore:
     async def claim(self, key: str) -> bool:
         return self.claim_now(key)
 
-    async def turn(self, chat_id: str, event: Input) -> Turn:
+    async def turn(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
         if isinstance(event, Upload):  # a whole file to read and check: not on the loop
-            return await asyncio.to_thread(self.turn_now, chat_id, event)
-        return self.turn_now(chat_id, event)
+            return await asyncio.to_thread(self.turn_now, chat_id, event, claim)
+        return self.turn_now(chat_id, event, claim)
 
     async def default_menu(self) -> Menu:
         return await asyncio.to_thread(self.menu_for, None)

@@ -25,8 +25,9 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,7 +103,11 @@ class TelegramFrontEnd:
         flood: FloodControl | None = None,
         start_wait: float = START_WAIT,
         retry_start_every: float = 10.0,
+        around_loop: Callable[[], AbstractAsyncContextManager[None]] | None = None,
     ) -> None:
+        """``around_loop()`` is entered first thing on the front end's event
+        loop and left last (a front end in a process of its own keeps its
+        link to the bot's process open there)."""
         if not config.telegram_bot_token:
             raise ConfigError("Set TELEGRAM_BOT_TOKEN to run the Telegram front end.")
         self.config = config
@@ -111,6 +116,7 @@ class TelegramFrontEnd:
         self.flood = flood or FloodControl()
         self.start_wait = start_wait
         self.retry_start_every = retry_start_every
+        self.around_loop = around_loop
         self.webhook_url = config.telegram_webhook_url
         self.webhook_secret = config.telegram_webhook_secret or secrets.token_urlsafe(32)
         self.adapter = Adapter(core)
@@ -202,6 +208,14 @@ class TelegramFrontEnd:
         assert self._stop is not None
         if self._stop_requested.is_set():  # stop() came before the loop was there
             self._stop.set()
+        if self.around_loop is None:
+            await self._serve()
+            return
+        async with self.around_loop():
+            await self._serve()
+
+    async def _serve(self) -> None:
+        assert self._stop is not None
         self.application = self.build()
         while not self._stop.is_set():
             try:
@@ -318,6 +332,11 @@ class TelegramFrontEnd:
     def running(self) -> bool:
         return self._running
 
+    @property
+    def fatal(self) -> Exception | None:
+        """Why Telegram refused to start (the token, the webhook), if it did."""
+        return self._fatal
+
     # ------------------------------------------------------------- webhook
     def http_mounts(self) -> dict[str, Any]:
         return {PATH: self.endpoint} if self.webhook_url else {}
@@ -358,6 +377,13 @@ class TelegramFrontEnd:
             future.result(timeout=PUSH_WAIT)
             return
         asyncio.run(self._push_alone(int(chat_id), replies))
+
+    async def push_here(self, chat_id: str, replies: list[Reply]) -> None:
+        """:meth:`push`, awaited on the front end's own loop."""
+        application = self.application
+        if not self._running or application is None:
+            raise ConnectionError("the Telegram front end is not running")
+        await self.adapter.deliver(application.bot, int(chat_id), replies)
 
     async def _push_alone(self, chat_id: int, replies: Sequence[Reply]) -> None:
         """Without a running bot (``hubbot remind --now``): a bot of its own."""
