@@ -1,0 +1,235 @@
+"""The Telegram front end in a process of its own, as it runs by default.
+
+:class:`bot.telegram.process.TelegramProcess` starts ``python -m
+bot.telegram.worker`` and answers its claims and turns over a socket pair.
+These tests run that real child against the fake Bot API on loopback, so
+what they check is what an operator gets: updates answered through the
+child, its latency samples counted in this process, a killed child started
+again, a digest sent through it (and refused while it is away), a repeat
+update ignored because the claim travels with the turn, and no orphan left
+polling Telegram once the bot's process is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot import metrics
+from bot.app import App
+from bot.link import LinkClosed
+from bot.telegram.process import TelegramProcess
+from bot.telegram.updates import TABLE
+from handlers.conversations import all_conversations
+from handlers.engine import Engine
+from handlers.replies import Reply, line
+
+from .conftest import BOT_ID, Call, FakeBotAPI
+from .test_cli import _env
+
+WELCOME = "Welcome to the School Support Hub bot"
+
+
+def command(chat_id: int, text: str) -> dict[str, Any]:
+    """A command typed by someone in a private chat (no update_id yet)."""
+    person = {"id": chat_id, "is_bot": False, "first_name": "Pat"}
+    return {
+        "message": {
+            "message_id": int(time.time() * 1000) % 1_000_000,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private", "first_name": "Pat"},
+            "from": person,
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
+        }
+    }
+
+
+def sent_to(api: FakeBotAPI, chat_id: int, mark: int = 0) -> list[Call]:
+    """The messages the bot sent to one chat since ``mark``, successfully."""
+    return [
+        c
+        for c in api.calls_since(mark, "sendMessage")
+        if c.status == 200 and str(c.params.get("chat_id")) == str(chat_id)
+    ]
+
+
+def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """For state that no Bot API call announces (metrics, processes)."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+    return found
+
+
+def telegram_messages() -> int:
+    by_platform: dict[str, dict[str, Any]] = metrics.summary().get("by_platform", {})  # type: ignore[assignment]
+    return int(by_platform.get("telegram", {}).get("messages", 0))
+
+
+@pytest.fixture
+def frontend(hub_app: App) -> Iterator[TelegramProcess]:
+    """A started TelegramProcess whose child polls the fake Bot API."""
+    process = TelegramProcess(hub_app, Engine(hub_app.hub, all_conversations()), start_wait=15.0)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+def test_the_child_answers_and_its_latency_is_counted_here(
+    api: FakeBotAPI, frontend: TelegramProcess
+) -> None:
+    assert frontend.process is not None and frontend.process.pid != os.getpid()
+    assert frontend.running
+    before = telegram_messages()
+    api.push(command(4401, "/start"))
+    sent = api.wait_for(lambda: sent_to(api, 4401), timeout=10)
+    assert WELCOME in sent[0].params["text"]
+    # The child reports its samples every 0.5 s; the parent records them.
+    wait_until(lambda: telegram_messages() >= before + 1, 3, "the child's latency sample")
+    wait_until(frontend.healthy, 3, "a healthy report")
+
+
+def test_a_killed_child_is_started_again_and_answers(
+    api: FakeBotAPI, frontend: TelegramProcess
+) -> None:
+    first = frontend.process
+    assert first is not None and frontend.restarts == 0
+    first.kill()
+    assert first.wait(5) == -signal.SIGKILL
+    wait_until(lambda: frontend.restarts == 1 and frontend.running, 20, "a new child")
+    assert frontend.process is not None and frontend.process.pid != first.pid
+    assert frontend.process.poll() is None
+    mark = api.mark()
+    api.push(command(4402, "/start"))
+    sent = api.wait_for(lambda: sent_to(api, 4402, mark), timeout=10)
+    assert WELCOME in sent[0].params["text"]
+    wait_until(frontend.healthy, 3, "the new child to report healthy")
+
+
+def test_a_digest_goes_through_the_child_and_is_refused_while_it_is_away(
+    api: FakeBotAPI, frontend: TelegramProcess
+) -> None:
+    mark = api.mark()
+    frontend.push("4403", [Reply(lines=(line("Your weekly digest: 2 new requests."),))])
+    sent = sent_to(api, 4403, mark)  # push returns once Telegram has the message
+    assert [c.params["text"] for c in sent] == ["Your weekly digest: 2 new requests."]
+
+    child = frontend.process
+    assert child is not None
+    child.kill()
+    child.wait(5)
+    wait_until(lambda: not frontend.running, 5, "the parent to notice the child has gone")
+    mark = api.mark()
+    with pytest.raises(LinkClosed):
+        frontend.push("4403", [Reply(lines=(line("Not now."),))])
+    assert sent_to(api, 4403, mark) == []
+
+    frontend.stop()
+    with pytest.raises(LinkClosed):
+        frontend.push("4403", [Reply(lines=(line("Nor after stopping."),))])
+    assert sent_to(api, 4403, mark) == []
+
+
+def test_an_update_delivered_twice_through_the_child_is_processed_once(
+    api: FakeBotAPI, hub_app: App, frontend: TelegramProcess
+) -> None:
+    update = api.push(command(4404, "/start"))
+    api.wait_for(lambda: sent_to(api, 4404), timeout=10)
+    key = f"{BOT_ID}:{update['update_id']}"
+    assert hub_app.store.get(TABLE, key) is not None  # claimed in the parent's store
+
+    mark = api.mark()
+    api.deliver_again(update)  # the same update_id, e.g. a lost confirmation
+
+    def redelivered() -> bool:  # the poll that takes it may have begun before mark
+        polls = api.called("getUpdates")
+        given = [u for c in polls for u in (c.result or [])]
+        return sum(u["update_id"] == update["update_id"] for u in given) == 2
+
+    api.wait_for(redelivered, timeout=10)
+    # Updates of one chat are handled in order: once the next one is answered,
+    # the repeat has been handled too.
+    # The help of an unlinked chat is the welcome again: count, not compare.
+    follow_up = api.push(command(4404, "/help"))
+    api.wait_for(lambda: sent_to(api, 4404, mark), timeout=10)
+    time.sleep(0.3)  # a second answer, were there one, would be on its way
+    assert len(sent_to(api, 4404, mark)) == 1  # the follow-up's, and nothing for the repeat
+    assert len(sent_to(api, 4404)) == 2
+    assert hub_app.store.get(TABLE, f"{BOT_ID}:{follow_up['update_id']}") is not None
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for whoever adopted it to reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"bot.telegram.worker" in cmdline
+
+
+def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_path: Path) -> None:
+    log = (tmp_path / "stderr.log").open("w+")
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "bot", "telegram"],
+        cwd=tmp_path,
+        env=_env(api.url, tmp_path / "data"),
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    child = 0
+    try:
+        api.wait_for(lambda: api.called("getUpdates"), timeout=20)
+        workers = wait_until(
+            lambda: [p for p in _children(parent.pid) if _is_worker(p)], 5, "the worker"
+        )
+        assert len(workers) == 1
+        child = workers[0]
+        api.push(command(4405, "/start"))
+        api.wait_for(lambda: sent_to(api, 4405), timeout=20)
+
+        parent.kill()
+        parent.wait(5)
+        wait_until(lambda: not _alive(child), 5, "the orphaned child to leave")
+        mark = api.mark()
+        api.push(command(4405, "/start"))
+        time.sleep(1.0)
+        assert api.calls_since(mark) == []  # nobody polls Telegram any more
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        if child and _alive(child):
+            os.kill(child, signal.SIGKILL)
+        log.seek(0)
+        err = log.read()
+        log.close()
+    assert "the bot's process has gone; the Telegram process leaves too" in err
