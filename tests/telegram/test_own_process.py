@@ -31,26 +31,29 @@ from bot.telegram.updates import TABLE
 from handlers.conversations import all_conversations
 from handlers.engine import Engine
 from handlers.replies import Reply, line
+from hub.schema import AUDIT
 
-from .conftest import BOT_ID, Call, FakeBotAPI
+from .conftest import BOT_ID, Call, FakeBotAPI, Stored, emailed_code
 from .test_cli import _env
 
 WELCOME = "Welcome to the School Support Hub bot"
+COORDINATOR = "coordinator@demo.school"
+DEV = "dev.patel@demo.school"
 
 
 def command(chat_id: int, text: str) -> dict[str, Any]:
-    """A command typed by someone in a private chat (no update_id yet)."""
-    person = {"id": chat_id, "is_bot": False, "first_name": "Pat"}
-    return {
-        "message": {
-            "message_id": int(time.time() * 1000) % 1_000_000,
-            "date": int(time.time()),
-            "chat": {"id": chat_id, "type": "private", "first_name": "Pat"},
-            "from": person,
-            "text": text,
-            "entities": [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}],
-        }
+    """Something typed by someone in a private chat (no update_id yet)."""
+    message: dict[str, Any] = {
+        "message_id": int(time.time() * 1000) % 1_000_000,
+        "date": int(time.time()),
+        "chat": {"id": chat_id, "type": "private", "first_name": "Pat"},
+        "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"},
+        "text": text,
     }
+    if text.startswith("/"):
+        length = len(text.split()[0])
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+    return {"message": message}
 
 
 def sent_to(api: FakeBotAPI, chat_id: int, mark: int = 0) -> list[Call]:
@@ -119,6 +122,23 @@ def test_a_killed_child_is_started_again_and_answers(
     wait_until(frontend.healthy, 3, "the new child to report healthy")
 
 
+def test_stop_ends_the_child_politely_and_for_good(
+    api: FakeBotAPI, frontend: TelegramProcess
+) -> None:
+    update = api.push(command(4407, "/start"))
+    api.wait_for(lambda: sent_to(api, 4407), timeout=10)
+    child = frontend.process
+    assert child is not None
+    frontend.stop()
+    assert child.returncode == 0  # it finished, not killed
+    assert not frontend.running and not frontend.healthy()
+    # The handled update was confirmed to Telegram on the way out.
+    offsets = [int(c.params.get("offset") or 0) for c in api.called("getUpdates")]
+    assert max(offsets) > update["update_id"]
+    time.sleep(1.5)  # longer than the first restart delay
+    assert frontend.restarts == 0 and frontend.process is child
+
+
 def test_a_digest_goes_through_the_child_and_is_refused_while_it_is_away(
     api: FakeBotAPI, frontend: TelegramProcess
 ) -> None:
@@ -169,6 +189,66 @@ def test_an_update_delivered_twice_through_the_child_is_processed_once(
     assert len(sent_to(api, 4404, mark)) == 1  # the follow-up's, and nothing for the repeat
     assert len(sent_to(api, 4404)) == 2
     assert hub_app.store.get(TABLE, f"{BOT_ID}:{follow_up['update_id']}") is not None
+
+
+def shown_since(api: FakeBotAPI, chat_id: int, mark: int) -> str:
+    """The text of what the bot sent or edited in a chat since ``mark``."""
+    texts = []
+    for call in api.calls_since(mark, "sendMessage", "editMessageText"):
+        if call.status == 200 and call.result and call.params.get("chat_id") == chat_id:
+            texts.append(api.messages[(chat_id, call.result["message_id"])].text)
+    return "\n".join(texts)
+
+
+def say(api: FakeBotAPI, chat_id: int, update: dict[str, Any], expect: str) -> dict[str, Any]:
+    """Push an update; wait until the bot has shown ``expect`` in the chat."""
+    mark = api.mark()
+    pushed = api.push(update)
+    wait_until(lambda: expect in shown_since(api, chat_id, mark), 10, repr(expect))
+    return pushed
+
+
+def press(api: FakeBotAPI, chat_id: int, label: str) -> dict[str, Any]:
+    """A press of the button ``label`` on the latest message that has it."""
+    found: list[Stored] = [m for m in api.chat(chat_id) if label in m.labels()]
+    assert found, f"no message in chat {chat_id} has a button {label!r}"
+    with api.cond:
+        query_id = f"q{len(api.queries) + 1}"
+        api.queries.add(query_id)
+    return {
+        "callback_query": {
+            "id": query_id,
+            "from": {"id": chat_id, "is_bot": False, "first_name": "Pat"},
+            "chat_instance": "ci",
+            "message": found[-1].as_dict(),
+            "data": found[-1].data_for(label),
+        }
+    }
+
+
+def test_a_button_press_delivered_twice_through_the_child_is_applied_once(
+    api: FakeBotAPI, hub_app: App, frontend: TelegramProcess
+) -> None:
+    chat = 4406
+    say(api, chat, command(chat, f"/link {COORDINATOR}"), "6-digit code is on its way")
+    code = emailed_code(hub_app, COORDINATOR)
+    say(api, chat, command(chat, code), "This chat is now linked")
+    say(api, chat, command(chat, f"/suspend {DEV}"), "Dev Patel")
+    pressed = say(api, chat, press(api, chat, "Suspend"), "Dev Patel is suspended")
+    api.wait_for(lambda: [c for c in api.called("answerCallbackQuery") if c.status == 200])
+
+    mark = api.mark()
+    api.deliver_again(pressed)  # the same update_id: Telegram never got the confirmation
+    # The next update of the chat is answered after the repeat was handled.
+    api.push(command(chat, "/help"))
+    wait_until(lambda: sent_to(api, chat, mark), 10, "the answer to /help")
+    time.sleep(0.3)
+    assert api.calls_since(mark, "answerCallbackQuery", "editMessageText") == []
+    assert "suspended" not in shown_since(api, chat, mark)
+    suspensions = [
+        d for d in hub_app.store.scan(AUDIT) if d["action"] == "suspend" and d["target"] == DEV
+    ]
+    assert len(suspensions) == 1
 
 
 def _children(pid: int) -> list[int]:
