@@ -79,6 +79,7 @@ class TelegramProcess:
         self._lost = threading.Event()  # the child's link has ended
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
+        self._spawning = threading.Lock()  # a restart, against stop()
 
     @property
     def mode(self) -> str:
@@ -150,12 +151,16 @@ class TelegramProcess:
             if self._stopping.wait(delay):
                 return
             delay = min(delay * 2, RESTART_MOST)
-            self.restarts += 1
-            self._spawn()
+            with self._spawning:  # stop() sees either no new child or one it can stop
+                if self._stopping.is_set():
+                    return
+                self.restarts += 1
+                self._spawn()
 
     def stop(self) -> None:
-        self._stopping.set()
-        link, process = self._link, self.process
+        with self._spawning:
+            self._stopping.set()
+            link, process = self._link, self.process
         if link is not None:
             try:
                 link.note_from_thread("stop")

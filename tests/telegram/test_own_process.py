@@ -139,9 +139,6 @@ def test_stop_ends_the_child_politely_and_for_good(
     assert frontend.restarts == 0 and frontend.process is child
 
 
-@pytest.mark.xfail(
-    reason="stop() during a restart leaves the new child running (bug, reported)", strict=False
-)
 def test_stop_while_the_child_is_being_started_again_leaves_no_child(hub_app: App) -> None:
     frontend = TelegramProcess(hub_app, Engine(hub_app.hub, all_conversations()), start_wait=15.0)
     frontend.start()
