@@ -45,8 +45,11 @@ def open_app(config: Config) -> App:
 # (for the network, a journal write); at 5 ms, a step that hands the GIL back
 # a few times could wait 5 ms each time for a busy neighbour, which under load
 # was most of a Slack reply's p99. 1 ms took it from about 80 ms to 40 ms in
-# `make load` for no loss of throughput.
-SWITCH_INTERVAL = 0.001
+# `make load` for no loss of throughput. With Telegram in a process of its
+# own, each of its messages is a round trip to this process's link loop,
+# which waits for the GIL on every wake-up: 0.25 ms took Telegram's p99 from
+# 96-138 ms to 47-50 ms (0.1 ms was worse again: too much switching).
+SWITCH_INTERVAL = 0.00025
 
 
 def settle(app: App) -> App:
