@@ -99,3 +99,62 @@ def test_telegram_refusing_the_webhook_address_is_one_clear_error(api, tmp_path,
             start_bot(app)
     finally:
         app.close()
+
+
+def test_webhook_through_the_telegram_process_of_its_own(api, webhook_app) -> None:  # type: ignore[no-untyped-def]
+    """The same endpoint, mounted by the bot's process, with the front end in
+    its own process: the secret is made here and given to the child, which
+    registers it; accepted updates are handed over the link."""
+    from bot.telegram.process import TelegramProcess
+    from handlers.conversations import all_conversations
+    from handlers.engine import Engine
+
+    frontend = TelegramProcess(webhook_app, Engine(webhook_app.hub, all_conversations()))
+    frontend.start()
+    server = None
+    try:
+        registered = api.called("setWebhook")[-1].params
+        secret = registered["secret_token"]
+        assert secret == frontend.config.telegram_webhook_secret and len(secret) >= 32
+        mounts = frontend.http_mounts()
+        server = WebServer(webhook_app.config, build_web_app(webhook_app.hub, mounts=mounts))
+        server.start()
+        url = f"{server.url}/telegram/webhook"
+        body = json.dumps(_update(7101, "/start"))
+        good = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret}
+        with httpx.Client(timeout=10) as client:
+            wrong = {**good, "X-Telegram-Bot-Api-Secret-Token": "wrong"}
+            assert client.post(url, content=body, headers=wrong).status_code == 403
+            assert client.post(url, content=body, headers=good).status_code == 200
+            [sent] = api.wait_for(lambda: api.called("sendMessage"), timeout=10)
+            assert sent.params["chat_id"] == 5151 and "Welcome" in sent.params["text"]
+            assert webhook_app.store.get(TABLE, f"{BOT_ID}:7101") is not None
+
+            assert client.post(url, content=body, headers=good).status_code == 200  # again
+            api.wait_for(lambda: webhook_app.store.get(TABLE, f"{BOT_ID}:7101"), timeout=5)
+            time.sleep(0.5)
+            assert len(api.called("sendMessage")) == 1  # done once
+
+            frontend.stop()  # the child has gone: Telegram is told to come back later
+            answer = client.post(url, content=json.dumps(_update(7102, "/help")), headers=good)
+            assert answer.status_code == 503
+    finally:
+        frontend.stop()
+        if server is not None:
+            server.stop()
+
+
+def test_the_telegram_process_says_when_telegram_refuses_the_webhook(api, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.telegram import TelegramRefused
+    from bot.telegram.process import TelegramProcess
+    from handlers.conversations import all_conversations
+    from handlers.engine import Engine
+
+    app = make_app(tmp_path / "d3", api.url, TELEGRAM_WEBHOOK_URL="http://plain.example.org/x")
+    try:
+        frontend = TelegramProcess(app, Engine(app.hub, all_conversations()))
+        with pytest.raises(TelegramRefused, match="webhook"):
+            frontend.start()
+        assert frontend.process is not None and frontend.process.poll() is not None
+    finally:
+        app.close()
