@@ -25,6 +25,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -515,17 +516,21 @@ class LoadRun:
             HUB_REMINDER_TIME=f"{reminder:%H:%M}",
             SLACK_APP_TOKEN="",
         )
-        bot = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        # The bot's output goes to a file, never a pipe read only at the end:
+        # a bot that logs more than a pipe holds would stall writing to it.
+        log_path = data_dir.with_name(data_dir.name + "-bot.log")
+        with log_path.open("w") as log_file:
+            bot = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         self.http = aiohttp.ClientSession()
         try:
-            await self._ready(http_port, bot)
+            await self._ready(http_port, bot, log_path)
             until = time.monotonic() + self.args.seconds
             users: list[Coordinator] = [
                 (TelegramCoordinator if i % 2 == 0 else SlackCoordinator)(self, c, i)
@@ -546,14 +551,20 @@ class LoadRun:
             await self.http.close()
             bot.send_signal(signal.SIGTERM)
             try:
-                output, _ = await asyncio.to_thread(bot.communicate, timeout=60)
+                await asyncio.to_thread(bot.wait, timeout=60)
             except subprocess.TimeoutExpired:
                 bot.kill()
-                output, _ = bot.communicate()
+                bot.wait()
+            output = log_path.read_text(errors="replace")
             await t_runner.cleanup()
             await s_runner.cleanup()
         mismatches = verify(data_dir, model)
         self.report(elapsed, metrics, rss, mismatches, output)
+        if mismatches:
+            print(f"  the store and the bot's output are kept for a look: {data_dir}, {log_path}")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+            log_path.unlink(missing_ok=True)
         return 0 if not mismatches and self.ok(metrics, rss) else 1
 
     async def _respond(self, request: Any) -> Any:
@@ -563,13 +574,11 @@ class LoadRun:
         self.slack.inbox.put(request.match_info["channel"], dict(body, ts=f"{time.time():.6f}"))
         return web.json_response({"ok": True})
 
-    async def _ready(self, port: int, bot: subprocess.Popen[str]) -> None:
+    async def _ready(self, port: int, bot: subprocess.Popen[str], log_path: Path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if bot.poll() is not None:
-                raise SystemExit(
-                    f"the bot stopped at start:\n{bot.stdout.read() if bot.stdout else ''}"
-                )
+                raise SystemExit(f"the bot stopped at start:\n{log_path.read_text()}")
             try:
                 async with self.http.get(f"http://127.0.0.1:{port}/healthz") as r:
                     if r.status == 200 and self.telegram.inbox.calls["getUpdates"]:

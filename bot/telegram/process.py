@@ -61,7 +61,6 @@ class TelegramProcess:
     def __init__(self, app: App, engine: Engine, *, start_wait: float = START_WAIT) -> None:
         config = app.config
         self.core = LocalCore(app.hub, engine, processed_updates(app.store, app.hub.now))
-        self.engine = engine
         self.webhook_url = config.telegram_webhook_url
         secret = config.telegram_webhook_secret or secrets.token_urlsafe(32)
         self.config = replace(config, telegram_webhook_secret=secret)
