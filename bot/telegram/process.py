@@ -7,8 +7,9 @@ rendering, sending, flood control) is about as much CPU as the engine's and
 the store's together; in its own process it runs on the second core. The
 store stays in this process, which alone holds its lock: the child asks for
 claims and turns over a socket pair (:mod:`bot.link`), and this process
-answers them on an event loop of their own, in the order they come, as the
-front end's loop used to when it ran here.
+reads them on an event loop of its own and runs each turn in one of two
+threads (the child sends a chat's next update only once its turn is
+answered, so each chat's updates stay in order).
 
 - ``start`` starts the child and waits for it to reach Telegram; a token
   or webhook Telegram refuses raises :class:`TelegramRefused` as before.
@@ -33,6 +34,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -45,7 +47,7 @@ from bot.telegram.frontend import PUSH_WAIT, START_WAIT, TelegramRefused, new_ev
 from bot.telegram.updates import processed_updates
 from bot.telegram.webhook import PATH, WebhookEndpoint
 from handlers.engine import Engine
-from handlers.replies import Reply, Upload
+from handlers.replies import Reply
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,12 @@ STOP_WAIT = 30.0  # seconds for the child to finish the updates in hand
 HEALTH_STALE = 10.0  # a child silent this long is not healthy
 RESTART_FIRST, RESTART_MOST = 1.0, 60.0
 STEADY_AFTER = 60.0  # a child that ran this long resets the restart delay
+# Threads running turns. Inline on the link's loop, one slow turn (a disk
+# flush, a wait for the GIL behind Slack's threads) held up every chat, and
+# under CPU pressure the queue grew to a second (make load: Telegram p99
+# 95-410 ms); two threads kept it at 60-85 ms in the same minutes. More
+# threads only add GIL hand-overs.
+TURN_THREADS = 2
 
 
 class TelegramProcess:
@@ -79,6 +87,7 @@ class TelegramProcess:
         self._stopping = threading.Event()
         self._supervisor: threading.Thread | None = None
         self._spawning = threading.Lock()  # a restart, against stop()
+        self._turns: ThreadPoolExecutor | None = None
 
     @property
     def mode(self) -> str:
@@ -92,6 +101,7 @@ class TelegramProcess:
         self._stopping.clear()
         self._first_state.clear()
         self._refusal = None
+        self._turns = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix="telegram-turn")
         loop = new_event_loop()
         self._loop = loop
         self._loop_thread = threading.Thread(
@@ -176,10 +186,13 @@ class TelegramProcess:
         if self._supervisor is not None:
             self._supervisor.join(timeout=10)
             self._supervisor = None
+        if self._turns is not None:
+            self._turns.shutdown(wait=True)  # an upload still being checked finishes first
+            self._turns = None
         loop, thread = self._loop, self._loop_thread
         if loop is not None and thread is not None:
             loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)  # uploads still being checked finish first
+            thread.join(timeout=10)
             loop.close()
             self._loop = self._loop_thread = None
 
@@ -193,25 +206,21 @@ class TelegramProcess:
 
     # ---------------------------------------------------- the child asks
     def _on_call(self, method: str, args: tuple[Any, ...]) -> Any:
-        """On the link's loop, one call after another, as the front end's
-        loop ran them when it was here: a claim or a step is well under a
-        millisecond of in-memory work (a confirmed change adds one
-        fdatasync). Only an upload, a CSV of up to 1 MB to check, goes to a
-        thread, so it does not hold up other chats."""
+        """On the link's loop. A claim is answered right here; a turn runs
+        in one of :data:`TURN_THREADS` threads, so that one turn waiting
+        for the disk (a confirmed change), for the GIL, or checking an
+        uploaded CSV does not hold up every other chat behind it."""
         if method == "claim":
             return self.core.claim_now(*args)
         if method == "turn":
-            chat_id, event, claim = args
-            if isinstance(event, Upload):
-                return self._in_thread(self.core.turn_now, chat_id, event, claim)
-            return self.core.turn_now(chat_id, event, claim)
+            return self._in_thread(self.core.turn_now, *args)
         if method == "default_menu":
             return self.core.menu_for(None)
         raise ValueError(f"the bot's process has no {method!r}")
 
     def _in_thread(self, work: Any, *args: Any) -> Awaitable[Any]:
-        assert self._loop is not None
-        return self._loop.run_in_executor(None, work, *args)
+        assert self._loop is not None and self._turns is not None
+        return self._loop.run_in_executor(self._turns, work, *args)
 
     def _on_note(self, kind: str, args: tuple[Any, ...]) -> None:
         if kind != "state":
