@@ -8,8 +8,8 @@ A thin adapter: it translates and never decides. Per update:
 3. the input goes to the core (:mod:`bot.telegram.core`: in this process or
    the one that holds the store), which looks the chat's link up afresh (a
    suspended or deleted account's link stops at once) and hands the input to
-   the engine; its replies are rendered: new messages, or the pressed message edited in place (tick
-   boxes, page turns);
+   the engine; its replies are rendered: new messages, or the pressed
+   message edited in place (tick boxes, page turns);
 4. the chat's command menu follows what its person may now do.
 """
 
