@@ -9,7 +9,7 @@ on an update took (:meth:`Core.observe`).
 
 Keeping the interface this narrow is what lets the front end run either in
 the process that holds the store (:class:`LocalCore`) or in a process of its
-own that asks over a socket (:class:`bot.telegram.process.RemoteCore`), so
+own that asks over a socket (:class:`bot.telegram.worker.RemoteCore`), so
 that python-telegram-bot's work and the engine's run on two CPU cores.
 """
 
@@ -22,7 +22,9 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from bot import metrics
+from bot.app import App
 from bot.once import OnceLedger
+from bot.telegram.updates import processed_updates
 from handlers.conversation import Conversation
 from handlers.engine import Engine
 from handlers.replies import Input, Person, Reply, Upload
@@ -82,6 +84,11 @@ class LocalCore:
         self.engine = engine
         self.processed = processed
         self.command_names = command_names(engine.conversations.values())
+
+    @classmethod
+    def of(cls, app: App, engine: Engine) -> LocalCore:
+        """The core of a running bot: its hub, and its store's claims."""
+        return cls(app.hub, engine, processed_updates(app.store, app.hub.now))
 
     # The synchronous steps, also what a remote front end's requests run.
     def claim_now(self, key: str) -> bool:

@@ -43,7 +43,6 @@ from bot.telegram.core import NAME, Core, LocalCore
 from bot.telegram.http import AiohttpRequest
 from bot.telegram.limits import FloodControl
 from bot.telegram.processing import Finished, PerChatOrder
-from bot.telegram.updates import processed_updates
 from bot.telegram.webhook import PATH, WebhookEndpoint
 from handlers.engine import Engine
 from handlers.replies import Reply
@@ -333,6 +332,11 @@ class TelegramFrontEnd:
         return self._running
 
     @property
+    def alive(self) -> bool:
+        """Its thread is there: running, starting or retrying to start."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def fatal(self) -> Exception | None:
         """Why Telegram refused to start (the token, the webhook), if it did."""
         return self._fatal
@@ -369,11 +373,9 @@ class TelegramFrontEnd:
     # -------------------------------------------------------- unprompted
     def push(self, chat_id: str, replies: list[Reply]) -> None:
         """Send replies (a reminder digest) to a chat; raises on failure."""
-        loop, application = self._loop, self.application
-        if self._running and loop is not None and application is not None:
-            future = asyncio.run_coroutine_threadsafe(
-                self.adapter.deliver(application.bot, int(chat_id), replies), loop
-            )
+        loop = self._loop
+        if self._running and loop is not None and self.application is not None:
+            future = asyncio.run_coroutine_threadsafe(self.push_here(chat_id, replies), loop)
             future.result(timeout=PUSH_WAIT)
             return
         asyncio.run(self._push_alone(int(chat_id), replies))
@@ -408,8 +410,7 @@ class TelegramFrontEnd:
 
 def local(app: App, engine: Engine, **kwargs: Any) -> TelegramFrontEnd:
     """The front end in the process that holds the store."""
-    core = LocalCore(app.hub, engine, processed_updates(app.store, app.hub.now))
-    return TelegramFrontEnd(app.config, core, **kwargs)
+    return TelegramFrontEnd(app.config, LocalCore.of(app, engine), **kwargs)
 
 
 def flood_control(config: Config) -> FloodControl:

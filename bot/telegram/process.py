@@ -44,7 +44,6 @@ from bot.app import App
 from bot.link import Link, LinkClosed, frame
 from bot.telegram.core import NAME, LocalCore
 from bot.telegram.frontend import PUSH_WAIT, START_WAIT, TelegramRefused, new_event_loop
-from bot.telegram.updates import processed_updates
 from bot.telegram.webhook import PATH, WebhookEndpoint
 from handlers.engine import Engine
 from handlers.replies import Reply
@@ -68,7 +67,7 @@ class TelegramProcess:
 
     def __init__(self, app: App, engine: Engine, *, start_wait: float = START_WAIT) -> None:
         config = app.config
-        self.core = LocalCore(app.hub, engine, processed_updates(app.store, app.hub.now))
+        self.core = LocalCore.of(app, engine)
         self.webhook_url = config.telegram_webhook_url
         secret = config.telegram_webhook_secret or secrets.token_urlsafe(32)
         self.config = replace(config, telegram_webhook_secret=secret)

@@ -57,11 +57,12 @@ class RemoteCore:
         return bool(await self.link.call("claim", key))
 
     async def turn(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
-        turn = await self.link.call("turn", chat_id, event, claim)
-        return None if turn is None else (turn[0], turn[1])
+        turn: Turn | None = await self.link.call("turn", chat_id, event, claim)
+        return turn
 
     async def default_menu(self) -> Menu:
-        return tuple(await self.link.call("default_menu"))
+        menu: Menu = await self.link.call("default_menu")
+        return menu
 
     def observe(self, started: float) -> None:
         elapsed = metrics.now() - started
@@ -128,7 +129,12 @@ class Worker:
             return 2  # the parent has been told why
         self.report(running=True)
         while not self.stopping.wait(REPORT_EVERY):
-            self.report()
+            try:
+                if not self.frontend.alive:  # it failed, and said why in the log
+                    raise ConnectionError("the Telegram front end has stopped")
+                self.report()
+            except ConnectionError:
+                return 1  # the parent starts a new process
         self.frontend.stop()  # finishes the updates in hand, still asking over the link
         return 0
 
