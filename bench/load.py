@@ -640,6 +640,12 @@ class LoadRun:
         print(f"\nmake load: {self.args.centres} coordinators for {elapsed:.0f} s, {how}")
         for name, value, target in rows:
             print(f"  {name:<{width}}  {value:>10}  {target}")
+        windows = metrics.get("by_window", [])
+        if len(windows) > 1:
+            print(
+                "  bot's own work p50 / p99 by 15 s: "
+                + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in windows)
+            )
         for line in self.errors[:10] + mismatches[:20]:
             print(f"  ! {line}")
         noisy = [ln for ln in output.splitlines() if "ERROR" in ln or "Traceback" in ln]

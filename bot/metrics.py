@@ -13,7 +13,8 @@ import time
 from collections import deque
 from contextvars import ContextVar
 
-_samples: deque[tuple[float, str]] = deque(maxlen=200_000)  # (seconds, platform)
+# (seconds taken, platform, when it was recorded)
+_samples: deque[tuple[float, str, float]] = deque(maxlen=200_000)
 _count = 0
 _lock = threading.Lock()
 
@@ -42,7 +43,7 @@ def record(elapsed: float, platform: str) -> None:
     """A duration measured elsewhere (a front end in a process of its own)."""
     global _count
     with _lock:
-        _samples.append((elapsed, platform))
+        _samples.append((elapsed, platform, time.monotonic()))
         _count += 1
 
 
@@ -53,23 +54,32 @@ def _percentiles(ordered: list[float]) -> dict[str, float]:
     return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(ordered[-1] * 1000, 3)}
 
 
-def summary() -> dict[str, object]:
-    """Counts and percentiles overall, and per platform under ``by_platform``."""
+def summary(window: float = 15.0) -> dict[str, object]:
+    """Counts and percentiles overall, per platform under ``by_platform``, and
+    per ``window`` seconds under ``by_window`` (oldest first), so a figure that
+    drifts over a run shows where it went."""
     with _lock:
         samples = list(_samples)
         count = _count
     if not samples:
         return {"messages": 0}
     platforms: dict[str, list[float]] = {}
-    for elapsed, platform in samples:
+    windows: dict[int, list[float]] = {}
+    first = samples[0][2]
+    for elapsed, platform, at in samples:
         platforms.setdefault(platform, []).append(elapsed)
+        windows.setdefault(int((at - first) // window), []).append(elapsed)
     return {
         "messages": count,
-        **_percentiles(sorted(elapsed for elapsed, _ in samples)),
+        **_percentiles(sorted(elapsed for elapsed, _, _ in samples)),
         "by_platform": {
             name: {"messages": len(times), **_percentiles(sorted(times))}
             for name, times in sorted(platforms.items())
         },
+        "by_window": [
+            {"from_s": index * window, "messages": len(times), **_percentiles(sorted(times))}
+            for index, times in sorted(windows.items())
+        ],
     }
 
 

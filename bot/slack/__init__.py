@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 def create(app: App, engine: Engine) -> SlackFrontEnd:
     """The Slack front end, built but not started."""
+    from bot.slack.core import LocalSlackCore
     from bot.slack.frontend import SlackFrontEnd
 
-    return SlackFrontEnd(app, engine)
+    return SlackFrontEnd(app.config, LocalSlackCore.of(app, engine))

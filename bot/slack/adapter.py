@@ -40,16 +40,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.slack import inbound, render, views
-from bot.slack.dedupe import delivery_key, processed_events
+from bot.slack.core import FormEntry, SlackCore, stale
+from bot.slack.dedupe import delivery_key
 from bot.slack.http import RECEIVED_AT
 from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
 from handlers.conversations.add import parse_one_line
 from handlers.conversations.import_accounts import MAX_UPLOAD
-from handlers.engine import LAUNCHERS, STALE_BUTTON, Engine
-from handlers.replies import Command, Input, Person, Press, Reply, Text, Upload, b, line
-from hub import Action, Actor, Hub, HubError, NewAccount, Role
-from hub.sites import normalise_sites, site_name
-from hub.validation import check_name
+from handlers.replies import Command, Input, Person, Reply, Text, Upload, line
+from hub import Action, Actor, Role
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -73,28 +71,21 @@ ADDED = "hub_added"  # in the Bolt context: the form's confirmation, for the laz
 class SlackAdapter:
     def __init__(
         self,
-        hub: Hub,
-        engine: Engine,
+        core: SlackCore,
         client: WebClient,
         *,
         signing_secret: str,
         executor: Any,
-        remind_after_days: int = 7,
         files_host: str = "files.slack.com",
     ) -> None:
-        self.hub = hub
-        self.engine = engine
+        self.core = core
         self.client = client
-        self.identity = Identity(client, hub)
-        self.processed = processed_events(hub.store, hub.now)
-        self.remind_after_days = remind_after_days
+        self.identity = Identity(client, core.who)
         self.files_hosts = {files_host, urlparse(client.base_url).hostname or ""}
         self.closing = False
         self._dm_channels: dict[str, str] = {}
         self._user_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        add = engine.conversations.get("add")
-        self._add_words = {"add", *(add.aliases if add else ())}
         self.bolt = App(
             client=client,
             signing_secret=signing_secret,
@@ -159,7 +150,7 @@ class SlackAdapter:
         key = delivery_key(req.body) if isinstance(req.body, dict) else None
         if key is not None:
             try:
-                first = self.processed.claim(key)
+                first = self.core.claim(key)
             except StoreError as exc:  # the listener will meet it too and say so
                 log.error("could not record Slack delivery %s: %s", key, exc)
                 first = True
@@ -181,7 +172,7 @@ class SlackAdapter:
         )
         if who is None:
             return
-        if isinstance(said, Command) and said.name in self._add_words:
+        if isinstance(said, Command) and said.name in self.core.add_words:
             if self._open_add_modal(who, command.get("trigger_id"), said.args, tell=respond):
                 return
         channel = self._converse(who, said)
@@ -245,8 +236,8 @@ class SlackAdapter:
         token, label = pressed
         with self._lock_for(user):
             person = self._person(who)
-            replies = self._press(person, token, label, inbound.tick_changes(body))
-            metrics.observe(started, "slack")  # the bot's own work ends where the reply calls start
+            replies = self.core.press(person, token, label, inbound.tick_changes(body))
+            self.core.observe(started)  # the bot's own work ends where the reply calls start
             self._deliver(user, replies, pressed=(body, label, token))
 
     def on_home_add(self, body: dict[str, Any]) -> None:
@@ -283,48 +274,10 @@ class SlackAdapter:
             ack(response_action="errors", errors={"name": who.refusal})
             return
         actor = Actor(who.account.account_id, f"slack:{user}")
-        errors: dict[str, str] = {}
-        try:
-            name = check_name(name)
-        except HubError as exc:
-            errors["name"] = exc.message
-        try:
-            email = self.hub.check_new_email(actor, email)
-        except HubError as exc:
-            errors["email"] = exc.message
-        except StoreError as exc:
-            errors["email"] = f"{exc} Please try again in a moment."
-        if admin and who.account.role is not Role.COORDINATOR:
-            errors["admin"] = "Only the coordinator can give admin rights."
-        try:
-            chosen = normalise_sites(sites)
-        except HubError as exc:
-            errors["sites"] = exc.message
-        if errors:
-            ack(response_action="errors", errors=errors)
+        done = self.core.add_from_form(actor, FormEntry(name, email, admin, tuple(sites)))
+        if not isinstance(done, Reply):
+            ack(response_action="errors", errors=done)
             return
-        try:
-            outcome = self.hub.add_accounts(actor, [NewAccount(name, email, admin, tuple(chosen))])
-        except HubError as exc:
-            ack(response_action="errors", errors={"email": exc.message})
-            return
-        except StoreError as exc:
-            ack(response_action="errors", errors={"email": f"{exc} Nothing was changed."})
-            return
-        if outcome.refused:
-            ack(response_action="errors", errors={"email": outcome.refused[0][1]})
-            return
-        self.engine.on_change()  # an invitation is waiting in the outbox
-        added = outcome.created[0]
-        role = "admin" if added.is_admin else "teacher"
-        done = Reply(
-            (
-                line("Added ", b(added.name), f" <{added.email}> ({role})."),
-                line("Sites: ", ", ".join(site_name(s) for s in added.sites), "."),
-                line("An invitation to set a password was emailed to ", b(added.email), "."),
-            ),
-            final=True,
-        )
         context[ADDED] = done  # Bolt copies the context for the lazy part
         ack()
 
@@ -386,29 +339,10 @@ class SlackAdapter:
     def _converse(self, who: Who, said: Input, started: float | None = None) -> str:
         """Hand one input to the engine and post its replies; the DM channel."""
         with self._lock_for(who.user_id):
-            replies = self.engine.handle(self._person(who), said)
+            replies = self.core.handle(self._person(who), said)
             if started is not None:
-                metrics.observe(started, "slack")
+                self.core.observe(started)
             return self._deliver(who.user_id, replies)
-
-    def _press(
-        self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
-    ) -> list[Reply]:
-        """A button press. Tick boxes changed on its message first count as
-        presses of those boxes, in order; each answer carries new tokens, so
-        the next box and the button are pressed on the latest answer."""
-        changes = list(tick_changes)
-        for n in range(len(changes)):
-            replies = self.engine.handle(person, Press(changes[n][1]))
-            latest = replies[-1] if replies else None
-            if _stale(replies) or latest is None or not latest.ticks:
-                return replies  # refused, or the conversation moved on: say so
-            # Labels as Slack showed them (plain_label may have shortened them).
-            fresh = {render.plain_label(t.label): t.token for t in latest.ticks}
-            changes[n + 1 :] = [(lb, fresh.get(lb, tk)) for lb, tk in changes[n + 1 :]]
-            buttons = {render.plain_label(bt.label): bt.token for bt in latest.buttons}
-            token = buttons.get(label, token)
-        return self.engine.handle(person, Press(token))
 
     def _deliver(
         self,
@@ -443,7 +377,7 @@ class SlackAdapter:
             new = render.render(replies[0])
             self.client.chat_update(channel=channel, ts=ts, **new.kwargs())
             return replies[1:]
-        if _stale(replies) or self.hub.store.get(LAUNCHERS, token) is not None:
+        if stale(replies) or self.core.reusable(token):
             return replies  # a refused press, or a digest button that stays usable
         self.client.chat_update(
             channel=channel,
@@ -482,7 +416,7 @@ class SlackAdapter:
         """Open the add-account form; False if it could not be opened (the
         conversation in the DM does the same job then)."""
         assert who.account is not None
-        why = self.hub.may(Actor(who.account.account_id, f"slack:{who.user_id}"), Action.ADD)
+        why = self.core.may(Actor(who.account.account_id, f"slack:{who.user_id}"), Action.ADD)
         if why:
             if tell is not None:
                 tell(text=render.escape(why), response_type="ephemeral")
@@ -512,18 +446,13 @@ class SlackAdapter:
         if who.account is None:
             self.client.views_publish(user_id=user, view=views.home_refused(who.refusal))
             return
-        account = who.account
-        centre = self.hub.centre(account.centre_id)
-        counts = None
-        if account.role is not Role.TEACHER:
-            counts = self.hub.counts(account.centre_id, self.remind_after_days)
-        allowed = [name for name, _ in self.engine.commands_for(account, "slack")]
+        home = self.core.home(who.account)
         view = views.home_view(
-            account,
-            centre.name if centre else account.centre_id,
-            counts,
-            allowed,
-            self.remind_after_days,
+            who.account,
+            home.centre_name,
+            home.counts,
+            list(home.allowed),
+            self.core.remind_after_days,
         )
         self.client.views_publish(user_id=user, view=view)
 
@@ -562,10 +491,6 @@ class SlackAdapter:
 def _ack(ack: Ack) -> None:
     """The acknowledgement of every listener but the form's: at once, empty."""
     ack()
-
-
-def _stale(replies: list[Reply]) -> bool:
-    return bool(replies) and replies[0].text == STALE_BUTTON
 
 
 def _received(context: dict[str, Any]) -> float:

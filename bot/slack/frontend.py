@@ -30,12 +30,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.http_retry.jitter import RandomJitter
 
-from bot.app import App
 from bot.config import Config, ConfigError
 from bot.slack.adapter import SlackAdapter
+from bot.slack.core import NAME, SlackCore
 from bot.slack.http import SlackEvents
 from bot.slack.webclient import KeepAliveWebClient
-from handlers.engine import Engine
 from handlers.replies import Reply
 
 log = logging.getLogger(__name__)
@@ -99,10 +98,12 @@ class TrackingExecutor(ThreadPoolExecutor):
 
 
 class SlackFrontEnd:
-    name = "slack"
+    """Bolt, the Web API client and the workers, asking ``core`` for every
+    answer (in this process, or the bot's: :mod:`bot.slack.process`)."""
 
-    def __init__(self, app: App, engine: Engine) -> None:
-        cfg = app.config
+    name = NAME
+
+    def __init__(self, cfg: Config, core: SlackCore) -> None:
         if not cfg.slack_bot_token:
             raise ConfigError("Set SLACK_BOT_TOKEN (xoxb-...) to run the Slack front end.")
         self.socket_mode = bool(cfg.slack_app_token)
@@ -115,13 +116,11 @@ class SlackFrontEnd:
         self.client = make_client(cfg)
         self.executor = TrackingExecutor()
         self.adapter = SlackAdapter(
-            app.hub,
-            engine,
+            core,
             self.client,
             # Socket Mode requests are not signed: Bolt skips the check for them.
             signing_secret=cfg.slack_signing_secret or "socket-mode",
             executor=self.executor,
-            remind_after_days=cfg.remind_after_days,
         )
         self.bolt = self.adapter.bolt
         self.events = SlackEvents(self.bolt)

@@ -2,14 +2,14 @@
 their Slack profile (``users.info``, which needs ``users:read.email``).
 
 Profiles are cached for five minutes (an address changed in Slack is seen
-within that time); the account is looked up afresh on every request, so a
-suspended or deleted account stops working at once. Nobody without an
-active account gets anything but a short explanation.
+within that time); the account is looked up afresh on every request (by
+:meth:`bot.slack.core.SlackCore.who`, where the store is), so a suspended
+or deleted account stops working at once. Nobody without an active account
+gets anything but a short explanation.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,9 +18,7 @@ from dataclasses import dataclass
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from hub import Account, Hub
-
-log = logging.getLogger(__name__)
+from hub import Account
 
 PROFILE_TTL = 300.0
 
@@ -57,13 +55,13 @@ class Identity:
     def __init__(
         self,
         client: WebClient,
-        hub: Hub,
+        resolve: Callable[[str, str | None], Who],
         *,
         ttl: float = PROFILE_TTL,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.hub = hub
+        self.resolve = resolve  # (user id, profile email) -> the account or why not
         self.ttl = ttl
         self.clock = clock
         self._emails: dict[str, tuple[str | None, float]] = {}
@@ -94,17 +92,7 @@ class Identity:
         return email
 
     def who(self, user_id: str) -> Who:
-        email = self.email(user_id)
-        account = self.hub.account_by_email(email) if email else None
-        if account is None:
-            return Who(user_id, None, NOT_A_HUB_USER)
-        if not account.active:
-            return Who(user_id, None, SUSPENDED)
-        try:
-            self.hub.remember_chat("slack", user_id, account.account_id)
-        except Exception:  # reminders can find the user again later; the answer matters more
-            log.exception("could not record the Slack user of %s", account.account_id)
-        return Who(user_id, account)
+        return self.resolve(user_id, self.email(user_id))
 
     def forget(self, user_id: str) -> None:
         with self._lock:

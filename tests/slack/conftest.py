@@ -30,6 +30,7 @@ import pytest
 from bot.app import App, open_app
 from bot.config import load
 from bot.runner import build_engine
+from bot.slack import create as create_slack
 from bot.slack.frontend import SlackFrontEnd
 from bot.web import WebServer, build_web_app
 from hub.demo import DEMO_COORDINATOR, ensure_demo
@@ -656,7 +657,7 @@ def start_bot(data_dir: Path, api: FakeSlack, **env: str) -> Bot:
     }
     app = open_app(load(environ=environ, env_file=None, data_dir=data_dir))
     ensure_demo(app.hub)
-    frontend = SlackFrontEnd(app, build_engine(app))
+    frontend = create_slack(app, build_engine(app))
     frontend.start()
     # The bot's own web server, with the front end mounted as `hubbot run` does.
     web = build_web_app(app.hub, mounts=frontend.http_mounts())

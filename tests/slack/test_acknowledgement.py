@@ -48,7 +48,7 @@ class Gate:
 @pytest.fixture
 def gate(bot: Bot, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     gate = Gate()
-    engine = bot.frontend.adapter.engine
+    engine = bot.frontend.adapter.core.engine
     handle = engine.handle
 
     def held(*args: Any, **kwargs: Any) -> Any:
@@ -216,7 +216,7 @@ def test_a_failure_in_the_work_is_logged_and_the_user_told(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the engine broke")
 
-    monkeypatch.setattr(bot.frontend.adapter.engine, "handle", broken)
+    monkeypatch.setattr(bot.frontend.adapter.core.engine, "handle", broken)
     with caplog.at_level(logging.ERROR, logger="bot.slack"):
         response = cora.press("Suspend", prompt)
     assert response.status_code == 200  # acknowledged before the work began
@@ -257,7 +257,7 @@ def test_a_slow_form_does_not_hold_up_other_requests(
     to a worker thread, so a slow disk or Slack stalls it alone."""
     cora.slash("add")
     view = list(bot.api.views.values())[-1]
-    hub = bot.frontend.adapter.hub
+    hub = bot.frontend.adapter.core.hub
     add_accounts = hub.add_accounts
 
     def slow(*args: Any, **kwargs: Any) -> Any:

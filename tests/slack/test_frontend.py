@@ -16,9 +16,9 @@ from bot.app import open_app
 from bot.config import ConfigError, load
 from bot.reminders import DigestSender
 from bot.runner import build_engine
+from bot.slack import create as create_slack
 from bot.slack.adapter import ANSWERED_IN_DM, FILE_FAILED, SORRY
 from bot.slack.dedupe import TABLE as PROCESSED
-from bot.slack.frontend import SlackFrontEnd
 from bot.slack.render import escape
 from handlers.replies import Button, Reply, b, line
 from hub.schema import OUTBOX
@@ -290,7 +290,7 @@ def test_socket_mode_needs_no_http_mount(tmp_path: Path, api: FakeSlack) -> None
     env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": api.url}
     app = open_app(load(environ=env, env_file=None, data_dir=tmp_path))
     try:
-        frontend = SlackFrontEnd(app, build_engine(app))
+        frontend = create_slack(app, build_engine(app))
         assert frontend.socket_mode and frontend.http_mounts() == {}
         assert not frontend.healthy()
     finally:
@@ -302,7 +302,7 @@ def test_http_mode_without_a_signing_secret_is_refused(tmp_path: Path) -> None:
     app = open_app(load(environ=env, env_file=None, data_dir=tmp_path))
     try:
         with pytest.raises(ConfigError, match="SLACK_SIGNING_SECRET"):
-            SlackFrontEnd(app, build_engine(app))
+            create_slack(app, build_engine(app))
     finally:
         app.close()
 
@@ -315,7 +315,7 @@ def test_a_refused_token_is_one_clear_error_at_start(tmp_path: Path, api: FakeSl
     }
     app = open_app(load(environ=env, env_file=None, data_dir=tmp_path))
     try:
-        frontend = SlackFrontEnd(app, build_engine(app))
+        frontend = create_slack(app, build_engine(app))
         with pytest.raises(ConfigError, match=r"refused SLACK_BOT_TOKEN \(not_authed\)"):
             frontend.start()
     finally:
@@ -347,7 +347,7 @@ def test_push_and_find_chat_for_reminder_digests(bot: Bot, cora: SlackUser) -> N
 
 def test_an_invitation_from_the_form_wakes_the_mailer(bot: Bot, cora: SlackUser) -> None:
     woken = []
-    bot.frontend.adapter.engine.on_change = lambda: woken.append(True)
+    bot.frontend.adapter.core.engine.on_change = lambda: woken.append(True)
     cora.slash("add")
     view = list(bot.api.views.values())[-1]
     cora.submit(view, name="Kim Lee", email="kim.lee@demo.school")
@@ -365,7 +365,7 @@ def test_the_endpoint_takes_posts_of_reasonable_size_only(bot: Bot) -> None:
 def test_a_reminder_digest_reaches_slack_and_its_buttons_stay_usable(
     bot: Bot, cora: SlackUser
 ) -> None:
-    sender = DigestSender(bot.app.hub, bot.frontend.adapter.engine, {"slack": bot.frontend})
+    sender = DigestSender(bot.app.hub, bot.frontend.adapter.core.engine, {"slack": bot.frontend})
     report = sender.run(bot.app.hub.now().date())
     assert any("by slack" in sent for sent in report.sent), report.lines()
     digest = cora.last()

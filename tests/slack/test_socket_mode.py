@@ -18,6 +18,7 @@ from aiohttp import WSMsgType, web
 from bot.app import open_app
 from bot.config import load
 from bot.runner import build_engine
+from bot.slack import create as create_slack
 from bot.slack.frontend import SlackFrontEnd
 from hub.demo import ensure_demo
 
@@ -91,7 +92,7 @@ def socket_bot(tmp_path: Path, api: FakeSlack) -> Iterator[tuple[SlackFrontEnd, 
     }
     app = open_app(load(environ=env, env_file=None, data_dir=tmp_path))
     ensure_demo(app.hub)
-    frontend = SlackFrontEnd(app, build_engine(app))
+    frontend = create_slack(app, build_engine(app))
     frontend.start()
     deadline = time.monotonic() + 10
     while not frontend.healthy() and time.monotonic() < deadline:
