@@ -1,57 +1,39 @@
 """The Telegram front end's own process (``python -m bot.telegram.worker FD``),
-started by :class:`bot.telegram.process.TelegramProcess`.
+started by :class:`bot.telegram.process.TelegramProcess` (how the two sides
+start, report, stop and leave: :mod:`bot.child`).
 
 It never opens the store. It runs python-telegram-bot (polling, parsing
 updates, rendering, sending, flood control) and asks the bot's process, over
 the socket pair whose descriptor it was given, for what only that process
-can answer (:class:`RemoteCore`). The CPU-heavy half of every Telegram
-message thereby runs beside the engine instead of taking turns with it for
-one interpreter lock.
-
-The first message on the link is ``("hello", config, command_names)``.
-This process then reports ``("note", "state", {...})``: once started
-(``running``, or ``refused`` with Telegram's reason), then every
-:data:`REPORT_EVERY` seconds with the health check and the latency samples
-gathered meanwhile. It stops on the note ``stop`` or on SIGTERM, finishing
-the updates in hand. When the bot's process goes away (the link ends) it
-leaves at once, leaving unhandled updates unconfirmed for Telegram to
-deliver again: a child never outlives its parent.
+can answer (:class:`RemoteCore`). The hello carries the configuration and
+the command names. When the bot's process goes away it leaves at once,
+leaving unhandled updates unconfirmed for Telegram to deliver again.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
 import socket
 import sys
-import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from bot import metrics
-from bot.app import SWITCH_INTERVAL, setup_logging
+from bot.child import ChildWorker, Samples, serve
 from bot.config import Config
-from bot.link import Link, receive_one
-from bot.telegram.core import Menu, Turn
+from bot.link import Link
+from bot.telegram.core import NAME, Menu, Turn
 from bot.telegram.frontend import TelegramFrontEnd, TelegramRefused, flood_control
 from handlers.replies import Input
-
-log = logging.getLogger(__name__)
-
-REPORT_EVERY = 0.5  # seconds between state reports (health, latency samples)
 
 
 class RemoteCore:
     """The :class:`bot.telegram.core.Core` interface, asked over the link
     from the front end's own event loop."""
 
-    def __init__(self, link: Link, command_names: list[str]) -> None:
+    def __init__(self, link: Link, command_names: list[str], samples: Samples) -> None:
         self.link = link
         self.command_names = command_names
-        self._samples: list[float] = []
-        self._lock = threading.Lock()
+        self.observe = samples.observe
 
     async def claim(self, key: str) -> bool:
         return bool(await self.link.call("claim", key))
@@ -64,26 +46,18 @@ class RemoteCore:
         menu: Menu = await self.link.call("default_menu")
         return menu
 
-    def observe(self, started: float) -> None:
-        elapsed = metrics.now() - started
-        with self._lock:
-            self._samples.append(elapsed)
 
-    def take_samples(self) -> list[float]:
-        with self._lock:
-            taken, self._samples = self._samples, []
-        return taken
+class Worker(ChildWorker):
+    name = NAME
+    refused = TelegramRefused
 
-
-class Worker:
     def __init__(self, sock: socket.socket, config: Config, command_names: list[str]) -> None:
+        super().__init__()
         self.sock = sock
-        self.link = Link(self.on_call, self.on_note, self.on_lost)
-        self.core = RemoteCore(self.link, command_names)
+        self.core = RemoteCore(self.link, command_names, self.samples)
         self.frontend = TelegramFrontEnd(
             config, self.core, flood=flood_control(config), around_loop=self._linked
         )
-        self.stopping = threading.Event()
 
     @asynccontextmanager
     async def _linked(self) -> AsyncIterator[None]:
@@ -96,63 +70,28 @@ class Worker:
             if self.frontend.fatal is not None and self.link.is_open:
                 self.link.note("state", {"refused": str(self.frontend.fatal)})
 
+    def begin(self) -> None:
+        self.frontend.start()
+
+    def end(self) -> None:
+        self.frontend.stop()
+
+    def alive(self) -> bool:
+        return self.frontend.alive
+
+    def healthy(self) -> bool:
+        return self.frontend.healthy()
+
     def on_call(self, method: str, args: tuple[Any, ...]) -> Awaitable[None]:
         if method != "push":
-            raise ValueError(f"the Telegram process has no {method!r}")
+            return super().on_call(method, args)  # type: ignore[no-any-return]
         chat_id, replies = args
         return self.frontend.push_here(chat_id, replies)
 
-    def on_note(self, kind: str, args: tuple[Any, ...]) -> None:
-        if kind == "stop":
-            self.stopping.set()
-        elif kind == "update":
+    def note(self, kind: str, args: tuple[Any, ...]) -> None:
+        if kind == "update":
             self.frontend.accept(args[0])  # not running: the parent answered 503 already
-
-    def on_lost(self) -> None:
-        if self.stopping.is_set():
-            return
-        # The bot's process has gone without asking us to stop (killed).
-        # Leave at once: stopping politely would confirm to Telegram the
-        # updates fetched but not yet handled, and they would be lost;
-        # unconfirmed, Telegram delivers them again to the next bot.
-        log.error("the bot's process has gone; the Telegram process leaves too")
-        os._exit(3)
-
-    def report(self, **extra: Any) -> None:
-        state = {"healthy": self.frontend.healthy(), "samples": self.core.take_samples(), **extra}
-        self.link.note_from_thread("state", state)
-
-    def run(self) -> int:
-        try:
-            self.frontend.start()
-        except TelegramRefused:
-            return 2  # the parent has been told why
-        self.report(running=True)
-        while not self.stopping.wait(REPORT_EVERY):
-            try:
-                if not self.frontend.alive:  # it failed, and said why in the log
-                    raise ConnectionError("the Telegram front end has stopped")
-                self.report()
-            except ConnectionError:
-                return 1  # the parent starts a new process
-        self.frontend.stop()  # finishes the updates in hand, still asking over the link
-        return 0
-
-
-def main(argv: list[str]) -> int:
-    # Ctrl-C reaches the whole process group: the parent decides when we stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    sock = socket.socket(fileno=int(argv[1]))
-    hello = receive_one(sock)
-    if hello is None or hello[0] != "hello":
-        return 1
-    _, config, command_names = hello
-    setup_logging(config.log_level)
-    sys.setswitchinterval(SWITCH_INTERVAL)
-    worker = Worker(sock, config, command_names)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stopping.set())
-    return worker.run()
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(serve(sys.argv, Worker))
