@@ -79,6 +79,7 @@ class ChildProcess:
     name: str  # the platform, as FrontEnd.name
     module: str  # run as ``python -m <module> FD``
     refused: type[Exception]  # what start() raises when the platform refuses
+    turn_threads = TURN_THREADS
 
     def __init__(self, *, start_wait: float = START_WAIT) -> None:
         self.start_wait = start_wait
@@ -114,7 +115,7 @@ class ChildProcess:
         self._stopping.clear()
         self._first_state.clear()
         self._refusal = None
-        self._turns = ThreadPoolExecutor(TURN_THREADS, thread_name_prefix=f"{self.name}-turn")
+        self._turns = ThreadPoolExecutor(self.turn_threads, thread_name_prefix=f"{self.name}-turn")
         loop = new_event_loop()
         self._loop = loop
         self._loop_thread = threading.Thread(
@@ -224,7 +225,7 @@ class ChildProcess:
 
     # ---------------------------------------------------- the child asks
     def in_thread(self, work: Callable[..., Any], *args: Any) -> Awaitable[Any]:
-        """Run a slow answer in one of :data:`TURN_THREADS` threads."""
+        """Run a slow answer in one of the turn threads."""
         assert self._loop is not None and self._turns is not None
         return self._loop.run_in_executor(self._turns, work, *args)
 

@@ -46,6 +46,7 @@ class Config:
     slack_app_token: str = _secret()
     slack_signing_secret: str = _secret()
     slack_api_url: str = ""
+    slack_own_process: bool = True
     reminder_time: str = "09:00"
     timezone: str = "UTC"
     remind_after_days: int = 7
@@ -88,6 +89,7 @@ ENV = {
     "SLACK_APP_TOKEN": "slack_app_token",
     "SLACK_SIGNING_SECRET": "slack_signing_secret",
     "SLACK_API_URL": "slack_api_url",
+    "SLACK_OWN_PROCESS": "slack_own_process",
     "HUB_REMINDER_TIME": "reminder_time",
     "HUB_TIMEZONE": "timezone",
     "HUB_REMIND_AFTER_DAYS": "remind_after_days",

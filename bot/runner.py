@@ -30,10 +30,12 @@ def make_frontends(
     app: App, engine: Engine, which: tuple[str, ...], *, separate: bool = False
 ) -> dict[str, FrontEnd]:
     """The configured chat front ends, built but not started. ``separate``:
-    Telegram in a process of its own (:mod:`bot.telegram.process`), for a
-    running bot; a one-off ``remind --now`` keeps it here."""
+    each in a process of its own where its setting allows
+    (``TELEGRAM_OWN_PROCESS``, ``SLACK_OWN_PROCESS``; :mod:`bot.child`), for
+    a running bot; a one-off ``remind --now`` keeps them here."""
+    cfg = app.config
     made: dict[str, FrontEnd] = {}
-    if "telegram" in which and separate:
+    if "telegram" in which and separate and cfg.telegram_own_process:
         from bot.telegram.process import TelegramProcess
 
         made["telegram"] = TelegramProcess(app, engine)
@@ -41,7 +43,11 @@ def make_frontends(
         from bot.telegram import create as create_telegram
 
         made["telegram"] = create_telegram(app, engine)
-    if "slack" in which:
+    if "slack" in which and separate and cfg.slack_own_process:
+        from bot.slack.process import SlackProcess
+
+        made["slack"] = SlackProcess(app, engine)
+    elif "slack" in which:
         from bot.slack import create as create_slack
 
         made["slack"] = create_slack(app, engine)
@@ -72,9 +78,7 @@ class Runner:
         self.app = app
         self.mailer = Mailer(app.store, app.config)
         self.engine = build_engine(app, self.mailer)
-        self.frontends = make_frontends(
-            app, self.engine, platforms, separate=app.config.telegram_own_process
-        )
+        self.frontends = make_frontends(app, self.engine, platforms, separate=True)
         sender = DigestSender(
             app.hub,
             self.engine,

@@ -33,7 +33,7 @@ from slack_sdk.http_retry.jitter import RandomJitter
 from bot.config import Config, ConfigError
 from bot.slack.adapter import SlackAdapter
 from bot.slack.core import NAME, SlackCore
-from bot.slack.http import SlackEvents
+from bot.slack.http import SlackEvents, in_this_process
 from bot.slack.webclient import KeepAliveWebClient
 from handlers.replies import Reply
 
@@ -61,6 +61,23 @@ def make_client(config: Config) -> WebClient:
     return KeepAliveWebClient(
         token=config.slack_bot_token, timeout=30, retry_handlers=handlers, **kwargs
     )
+
+
+def socket_mode(cfg: Config) -> bool:
+    """Socket Mode (else HTTP mode); raises ConfigError if neither is set up."""
+    if not cfg.slack_bot_token:
+        raise ConfigError("Set SLACK_BOT_TOKEN (xoxb-...) to run the Slack front end.")
+    if not cfg.slack_app_token and not cfg.slack_signing_secret:
+        raise ConfigError(
+            "Set SLACK_SIGNING_SECRET for Slack's HTTP mode (or SLACK_APP_TOKEN for Socket Mode)."
+        )
+    return bool(cfg.slack_app_token)
+
+
+def describe_mode(cfg: Config) -> str:
+    if cfg.slack_app_token:
+        return "Socket Mode"
+    return f"HTTP mode at http://{cfg.http_host}:{cfg.http_port}{EVENTS_PATH}"
 
 
 class TrackingExecutor(ThreadPoolExecutor):
@@ -104,14 +121,7 @@ class SlackFrontEnd:
     name = NAME
 
     def __init__(self, cfg: Config, core: SlackCore) -> None:
-        if not cfg.slack_bot_token:
-            raise ConfigError("Set SLACK_BOT_TOKEN (xoxb-...) to run the Slack front end.")
-        self.socket_mode = bool(cfg.slack_app_token)
-        if not self.socket_mode and not cfg.slack_signing_secret:
-            raise ConfigError(
-                "Set SLACK_SIGNING_SECRET for Slack's HTTP mode "
-                "(or SLACK_APP_TOKEN for Socket Mode)."
-            )
+        self.socket_mode = socket_mode(cfg)
         self.config = cfg
         self.client = make_client(cfg)
         self.executor = TrackingExecutor()
@@ -123,7 +133,7 @@ class SlackFrontEnd:
             executor=self.executor,
         )
         self.bolt = self.adapter.bolt
-        self.events = SlackEvents(self.bolt)
+        self.events = SlackEvents(in_this_process(self.bolt))
         self._socket: SocketModeHandler | None = None
         self._started = False
         self._stopping = threading.Event()
@@ -191,9 +201,7 @@ class SlackFrontEnd:
 
     @property
     def mode(self) -> str:
-        if self.socket_mode:
-            return "Socket Mode"
-        return f"HTTP mode at http://{self.config.http_host}:{self.config.http_port}{EVENTS_PATH}"
+        return describe_mode(self.config)
 
     # ---------------------------------------------------------- outbound
     def push(self, chat_id: str, replies: list[Reply]) -> None:
