@@ -40,13 +40,13 @@ from slack_sdk.errors import SlackApiError
 
 from bot import metrics
 from bot.slack import inbound, render, views
-from bot.slack.core import FormEntry, SlackCore, stale
+from bot.slack.core import FormEntry, SlackCore, Turn, person_of, stale
 from bot.slack.dedupe import delivery_key
 from bot.slack.http import RECEIVED_AT
 from bot.slack.identity import NOT_CHECKED, Identity, IdentityUnavailable, Who
 from handlers.conversations.add import parse_one_line
 from handlers.conversations.import_accounts import MAX_UPLOAD
-from handlers.replies import Command, Input, Person, Reply, Text, Upload, line
+from handlers.replies import Command, Input, Reply, Text, Upload, line
 from hub import Action, Actor, Role
 from storage import StoreError
 
@@ -187,15 +187,16 @@ class SlackAdapter:
         user = event.get("user")
         if not user or subtype not in (None, "file_share"):
             return  # edits, deletions, joins, our own updates: nothing to answer
-        who = self._known(user)
-        if who is None:
-            return
         if subtype == "file_share" and event.get("files"):
+            who = self._known(user)  # before fetching anything
+            if who is None:
+                return
             upload = self._download(user, event["files"][0])
             if upload is not None:
                 self._converse(who, upload)
             return
-        self._converse(who, Text(inbound.typed_text(event.get("text"))), started)
+        said = Text(inbound.typed_text(event.get("text")))
+        self._turn(user, started, lambda email: self.core.converse(user, email, said))
 
     def on_mention(self, event: dict[str, Any]) -> None:
         user, channel = event.get("user"), event.get("channel", "")
@@ -230,15 +231,14 @@ class SlackAdapter:
         pressed = inbound.button_press(body)
         if pressed is None:
             return
-        who = self._known(user)
-        if who is None:
-            return
         token, label = pressed
-        with self._lock_for(user):
-            person = self._person(who)
-            replies = self.core.press(person, token, label, inbound.tick_changes(body))
-            self.core.observe(started)  # the bot's own work ends where the reply calls start
-            self._deliver(user, replies, pressed=(body, label, token))
+        ticks = inbound.tick_changes(body)
+        self._turn(
+            user,
+            started,
+            lambda email: self.core.press(user, email, token, label, ticks),
+            pressed=(body, label),
+        )
 
     def on_home_add(self, body: dict[str, Any]) -> None:
         user = body["user"]["id"]
@@ -331,24 +331,44 @@ class SlackAdapter:
                 self.say(user, NOT_CHECKED)
             return None
 
-    @staticmethod
-    def _person(who: Who) -> Person:
-        assert who.account is not None
-        return Person("slack", who.user_id, who.account.account_id)
-
-    def _converse(self, who: Who, said: Input, started: float | None = None) -> str:
+    def _converse(self, who: Who, said: Input) -> str:
         """Hand one input to the engine and post its replies; the DM channel."""
         with self._lock_for(who.user_id):
-            replies = self.core.handle(self._person(who), said)
-            if started is not None:
-                self.core.observe(started)
+            replies = self.core.handle(person_of(who), said)
             return self._deliver(who.user_id, replies)
+
+    def _turn(
+        self,
+        user: str,
+        started: float,
+        ask: Callable[[str | None], Turn],
+        pressed: tuple[dict[str, Any], str] | None = None,
+    ) -> None:
+        """A message or a press: who the user is and the engine's answer in
+        one question to the core (the commonest requests), then the replies
+        or the refusal."""
+        try:
+            email = self.identity.email(user)
+        except IdentityUnavailable as exc:
+            log.warning("users.info for %s failed: %s", user, exc)
+            self.say(user, NOT_CHECKED)
+            return
+        with self._lock_for(user):
+            turn = ask(email)
+            if turn.who.account is None:
+                self.say(user, turn.who.refusal)
+                return
+            self.core.observe(started)  # the bot's own work ends where the reply calls start
+            if pressed is not None:
+                self._deliver(user, turn.replies, pressed=(*pressed, turn.reusable))
+            else:
+                self._deliver(user, turn.replies)
 
     def _deliver(
         self,
         user: str,
         replies: list[Reply],
-        pressed: tuple[dict[str, Any], str, str] | None = None,
+        pressed: tuple[dict[str, Any], str, bool] | None = None,
     ) -> str:
         """Post replies in the user's DM; update the pressed message first."""
         replies = [r for r in replies if not render.is_empty(r)]
@@ -363,7 +383,7 @@ class SlackAdapter:
         return channel
 
     def _update_pressed(
-        self, replies: list[Reply], body: dict[str, Any], label: str, token: str
+        self, replies: list[Reply], body: dict[str, Any], label: str, reusable: bool
     ) -> list[Reply]:
         container = body.get("container") or {}
         message = body.get("message")
@@ -377,7 +397,7 @@ class SlackAdapter:
             new = render.render(replies[0])
             self.client.chat_update(channel=channel, ts=ts, **new.kwargs())
             return replies[1:]
-        if stale(replies) or self.core.reusable(token):
+        if stale(replies) or reusable:
             return replies  # a refused press, or a digest button that stays usable
         self.client.chat_update(
             channel=channel,

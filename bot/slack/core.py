@@ -35,7 +35,17 @@ log = logging.getLogger(__name__)
 NAME = "slack"
 
 # Methods the bot's process answers for a Slack process (bot.slack.process).
-CALLS = ("claim", "who", "handle", "press", "reusable", "may", "add_from_form", "home")
+CALLS = ("claim", "who", "handle", "converse", "press", "may", "add_from_form", "home")
+
+
+@dataclass(frozen=True)
+class Turn:
+    """Who sent a message or pressed a button, and the engine's answer (none
+    for someone without an active account: ``who.refusal`` says why)."""
+
+    who: Who
+    replies: list[Reply]
+    reusable: bool = False  # the pressed button stays usable (a digest's)
 
 
 @dataclass(frozen=True)
@@ -70,13 +80,20 @@ class SlackCore(Protocol):
     def handle(self, person: Person, said: Input) -> list[Reply]:
         """One input to the engine; its replies."""
 
-    def press(
-        self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
-    ) -> list[Reply]:
-        """A button press, after the tick boxes changed on its message."""
+    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
+        """:meth:`who`, then :meth:`handle` if they may: one question for a
+        message, the commonest thing the bot is asked."""
 
-    def reusable(self, token: str) -> bool:
-        """A button that stays usable after a press (a digest's)."""
+    def press(
+        self,
+        user_id: str,
+        email: str | None,
+        token: str,
+        label: str,
+        tick_changes: list[tuple[str, str]],
+    ) -> Turn:
+        """:meth:`who`, then a button press after the tick boxes changed on
+        its message."""
 
     def may(self, actor: Actor, action: Action) -> str | None:
         """None if allowed, else why not."""
@@ -125,7 +142,27 @@ class LocalSlackCore:
     def handle(self, person: Person, said: Input) -> list[Reply]:
         return self.engine.handle(person, said)
 
+    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
+        who = self.who(user_id, email)
+        if who.account is None:
+            return Turn(who, [])
+        return Turn(who, self.engine.handle(person_of(who), said))
+
     def press(
+        self,
+        user_id: str,
+        email: str | None,
+        token: str,
+        label: str,
+        tick_changes: list[tuple[str, str]],
+    ) -> Turn:
+        who = self.who(user_id, email)
+        if who.account is None:
+            return Turn(who, [])
+        reusable = self.hub.store.get(LAUNCHERS, token) is not None
+        return Turn(who, self._press(person_of(who), token, label, tick_changes), reusable)
+
+    def _press(
         self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
     ) -> list[Reply]:
         """Tick boxes changed on the pressed message count first as presses
@@ -143,9 +180,6 @@ class LocalSlackCore:
             buttons = {render.plain_label(bt.label): bt.token for bt in latest.buttons}
             token = buttons.get(label, token)
         return self.engine.handle(person, Press(token))
-
-    def reusable(self, token: str) -> bool:
-        return self.hub.store.get(LAUNCHERS, token) is not None
 
     def may(self, actor: Actor, action: Action) -> str | None:
         return self.hub.may(actor, action)
@@ -204,6 +238,11 @@ class LocalSlackCore:
 
     def observe(self, started: float) -> None:
         metrics.observe(started, NAME)
+
+
+def person_of(who: Who) -> Person:
+    assert who.account is not None
+    return Person(NAME, who.user_id, who.account.account_id)
 
 
 def stale(replies: list[Reply]) -> bool:

@@ -31,7 +31,7 @@ PUSH_WAIT = 60.0  # the client's own retries of a troubled Slack take about 15 s
 FIND_WAIT = 30.0
 # Answered on the link's loop: a few dictionary reads, or a write not waited
 # for (a claim; a person's first contact is remembered, with a flush).
-QUICK = ("claim", "who", "reusable", "may")
+QUICK = ("claim", "who", "may")
 AWAY = Answer(503, "The bot is restarting; try again shortly.", {})
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from bot.child import ChildWorker, Samples, new_event_loop, serve
 from bot.config import Config, ConfigError
 from bot.link import Link
-from bot.slack.core import NAME, FormEntry, Home
+from bot.slack.core import NAME, FormEntry, Home, Turn
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.http import dispatch
 from bot.slack.identity import Who
@@ -64,14 +64,20 @@ class RemoteSlackCore:
         replies: list[Reply] = self._ask("handle", person, said)
         return replies
 
-    def press(
-        self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
-    ) -> list[Reply]:
-        replies: list[Reply] = self._ask("press", person, token, label, tick_changes)
-        return replies
+    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
+        turn: Turn = self._ask("converse", user_id, email, said)
+        return turn
 
-    def reusable(self, token: str) -> bool:
-        return bool(self._ask("reusable", token))
+    def press(
+        self,
+        user_id: str,
+        email: str | None,
+        token: str,
+        label: str,
+        tick_changes: list[tuple[str, str]],
+    ) -> Turn:
+        turn: Turn = self._ask("press", user_id, email, token, label, tick_changes)
+        return turn
 
     def may(self, actor: Actor, action: Action) -> str | None:
         why: str | None = self._ask("may", actor, action)
