@@ -646,6 +646,12 @@ class LoadRun:
                 "  bot's own work p50 / p99 by 15 s: "
                 + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in windows)
             )
+        pauses = metrics.get("gc") or {}
+        if pauses:
+            print(
+                f"  full garbage collections in the bot's process: {pauses['full_collections']}, "
+                f"longest {pauses['longest_ms']:.0f} ms, {pauses['total_ms']:.0f} ms in all"
+            )
         for line in self.errors[:10] + mismatches[:20]:
             print(f"  ! {line}")
         noisy = [ln for ln in output.splitlines() if "ERROR" in ln or "Traceback" in ln]

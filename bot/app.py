@@ -59,8 +59,21 @@ def settle(app: App) -> App:
     let waiting threads have the GIL sooner (:data:`SWITCH_INTERVAL`)."""
     gc.collect()
     gc.freeze()
+    if _refreeze not in gc.callbacks:
+        gc.callbacks.append(_refreeze)
     sys.setswitchinterval(SWITCH_INTERVAL)
     return app
+
+
+def _refreeze(phase: str, info: dict[str, int]) -> None:
+    """After each full collection, freeze what survived it too. Otherwise
+    every full collection walks everything made since start (the store's
+    new documents, claims, audit entries) and grows longer as the bot runs:
+    91 ms in the third minute of ``make load``, every thread stopped. Frozen
+    objects are still freed when nothing refers to them; only a cycle among
+    them would stay, and the store's documents hold none."""
+    if phase == "stop" and info.get("generation") == 2:
+        gc.freeze()
 
 
 class _SafeLogFormatter(logging.Formatter):

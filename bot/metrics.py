@@ -8,6 +8,7 @@ rate limit or network is not the bot's work and is not counted.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections import deque
@@ -23,6 +24,39 @@ _lock = threading.Lock()
 # only see it a few layers later (set where it arrives, read where the work
 # on it starts).
 RECEIVED: ContextVar[float | None] = ContextVar("received", default=None)
+
+
+class _Pauses:
+    """The garbage collector's full collections, which stop every thread:
+    how many, and the longest (a cause of p99 worth ruling in or out)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.longest = 0.0
+        self.total = 0.0
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        took = time.perf_counter() - self._began
+        self.count += 1
+        self.total += took
+        self.longest = max(self.longest, took)
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "full_collections": self.count,
+            "longest_ms": round(self.longest * 1000, 3),
+            "total_ms": round(self.total * 1000, 3),
+        }
+
+
+_pauses = _Pauses()
+gc.callbacks.append(_pauses)
 
 
 def now() -> float:
@@ -62,7 +96,7 @@ def summary(window: float = 15.0) -> dict[str, object]:
         samples = list(_samples)
         count = _count
     if not samples:
-        return {"messages": 0}
+        return {"messages": 0, "gc": _pauses.summary()}
     platforms: dict[str, list[float]] = {}
     windows: dict[int, list[float]] = {}
     first = samples[0][2]
@@ -76,6 +110,7 @@ def summary(window: float = 15.0) -> dict[str, object]:
             name: {"messages": len(times), **_percentiles(sorted(times))}
             for name, times in sorted(platforms.items())
         },
+        "gc": _pauses.summary(),
         "by_window": [
             {"from_s": index * window, "messages": len(times), **_percentiles(sorted(times))}
             for index, times in sorted(windows.items())
