@@ -1,7 +1,9 @@
 """Slack requests in, engine inputs; replies out, as direct messages.
 
 A thin adapter on a Bolt :class:`~slack_bolt.App`: it translates and never
-decides. Per request:
+decides. What it needs of the hub, the engine and the store it asks of a
+:class:`bot.slack.core.SlackCore`, in this process or in the bot's when
+Slack runs in a process of its own. Per request:
 
 1. Bolt checks the signature (HTTP mode) and the delivery is claimed in the
    store (:mod:`bot.slack.dedupe`): a retry or a repeated press does nothing;
@@ -11,7 +13,9 @@ decides. Per request:
    waits for a worker to be free. Only the add-account form is checked
    before the answer, since its errors go back in it;
 3. the Slack user is matched to an active hub account by their profile
-   email (:mod:`bot.slack.identity`); anyone else gets a short explanation;
+   email (:mod:`bot.slack.identity`); anyone else gets a short explanation.
+   For a message or a button press, the commonest requests, that check and
+   the engine's answer are one question to the core;
 4. the input goes to the engine and the replies are posted in the person's
    direct messages with the bot: account data never appears in a channel,
    whether the conversation began with ``/hub`` in a channel or an
