@@ -27,7 +27,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,7 @@ from bot.web import WebServer, build_web_app
 from handlers.replies import Reply, b, line
 from hub.demo import DEMO_COORDINATOR, ensure_demo
 
+from ..children import alive, children, runs_module, wait_until
 from .conftest import BOT_TOKEN, SIGNING_SECRET, Bot, Failure, FakeSlack, SlackUser, sign
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,15 +64,6 @@ class ChildBot(Bot):
 
     def settle(self) -> None:
         """Nothing to wait for here: the work is in the child."""
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-    return found
 
 
 def texts_since(api: FakeSlack, channel: str, mark: int) -> list[str]:
@@ -157,13 +149,19 @@ def test_a_message_is_answered_through_the_child_and_its_latency_counted_here(
     assert bot.api.calls[mark:] == []
 
 
-def test_a_button_press_is_answered_through_the_child(bot: ChildBot, cora: SlackUser) -> None:
+def suspend_prompt(cora: SlackUser) -> dict[str, Any]:
+    """Ask to suspend Dev; the prompt with its buttons, once posted."""
     cora.slash("suspend " + DEV)
-    prompt = wait_until(
+    found: list[dict[str, Any]] = wait_until(
         lambda: [m for m in cora.messages() if "Suspend *Dev Patel*" in m["text"]],
         10,
         "the suspend prompt",
-    )[-1]
+    )
+    return found[-1]
+
+
+def test_a_button_press_is_answered_through_the_child(bot: ChildBot, cora: SlackUser) -> None:
+    prompt = suspend_prompt(cora)
     dev = bot.app.hub.account_by_email(DEV)
     assert dev is not None and dev.active  # nothing before the press
 
@@ -191,12 +189,7 @@ def test_a_repeated_delivery_through_the_child_is_applied_once(
     # The claim is made in this process's store, before the child answers.
     assert bot.app.store.get(PROCESSED, "event:Ev0CHILD1") is not None
 
-    cora.slash("suspend " + DEV)
-    prompt = wait_until(
-        lambda: [m for m in cora.messages() if "Suspend *Dev Patel*" in m["text"]],
-        10,
-        "the suspend prompt",
-    )[-1]
+    prompt = suspend_prompt(cora)
     for retry in (None, "1"):  # the same press delivered twice
         headers = {"x-slack-retry-num": retry} if retry else None
         cora.press("Suspend", prompt, action_ts="1760000300.000001", headers=headers)
@@ -334,31 +327,6 @@ def _free_port() -> int:
         return port
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _is_worker(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"bot.slack.worker" in cmdline
-
-
 def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeSlack, tmp_path: Path) -> None:
     api.add_user("UCORA", DEMO_COORDINATOR)
     port = _free_port()
@@ -385,7 +353,9 @@ def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeSlack, tmp_pat
         first = parent.stdout.readline()
         assert "The slack front end is running" in first and "process of its own" in first
         workers = wait_until(
-            lambda: [p for p in _children(parent.pid) if _is_worker(p)], 5, "the worker"
+            lambda: [p for p in children(parent.pid) if runs_module(p, "bot.slack.worker")],
+            5,
+            "the worker",
         )
         assert len(workers) == 1
         child = workers[0]
@@ -419,12 +389,12 @@ def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeSlack, tmp_pat
 
         parent.kill()
         parent.wait(5)
-        wait_until(lambda: not _alive(child), 5, "the orphaned child to leave")
+        wait_until(lambda: not alive(child), 5, "the orphaned child to leave")
     finally:
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-        if child and _alive(child):
+        if child and alive(child):
             os.kill(child, signal.SIGKILL)
         if parent.stdout is not None:
             parent.stdout.close()

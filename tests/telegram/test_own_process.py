@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from handlers.engine import Engine
 from handlers.replies import Reply, line
 from hub.schema import AUDIT
 
+from ..children import alive, children, runs_module, wait_until
 from .conftest import BOT_ID, Call, FakeBotAPI, Stored, emailed_code
 from .test_cli import _env
 
@@ -63,16 +64,6 @@ def sent_to(api: FakeBotAPI, chat_id: int, mark: int = 0) -> list[Call]:
         for c in api.calls_since(mark, "sendMessage")
         if c.status == 200 and str(c.params.get("chat_id")) == str(chat_id)
     ]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """For state that no Bot API call announces (metrics, processes)."""
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return found
 
 
 def telegram_messages() -> int:
@@ -273,31 +264,6 @@ def test_a_button_press_delivered_twice_through_the_child_is_applied_once(
     assert len(suspensions) == 1
 
 
-def _children(pid: int) -> list[int]:
-    try:
-        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def _alive(pid: int) -> bool:
-    """Running, not a zombie waiting for whoever adopted it to reap it."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _is_worker(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return b"bot.telegram.worker" in cmdline
-
-
 def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_path: Path) -> None:
     log = (tmp_path / "stderr.log").open("w+")
     parent = subprocess.Popen(
@@ -311,7 +277,9 @@ def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_pa
     try:
         api.wait_for(lambda: api.called("getUpdates"), timeout=20)
         workers = wait_until(
-            lambda: [p for p in _children(parent.pid) if _is_worker(p)], 5, "the worker"
+            lambda: [p for p in children(parent.pid) if runs_module(p, "bot.telegram.worker")],
+            5,
+            "the worker",
         )
         assert len(workers) == 1
         child = workers[0]
@@ -320,7 +288,7 @@ def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_pa
 
         parent.kill()
         parent.wait(5)
-        wait_until(lambda: not _alive(child), 5, "the orphaned child to leave")
+        wait_until(lambda: not alive(child), 5, "the orphaned child to leave")
         mark = api.mark()
         api.push(command(4405, "/start"))
         time.sleep(1.0)
@@ -329,7 +297,7 @@ def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_pa
         if parent.poll() is None:
             parent.kill()
             parent.wait()
-        if child and _alive(child):
+        if child and alive(child):
             os.kill(child, signal.SIGKILL)
         log.seek(0)
         err = log.read()
