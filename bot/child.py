@@ -50,12 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import metrics
-from bot.link import Link, LinkClosed, frame, receive_one
-
-try:
-    from uvloop import new_event_loop
-except ImportError:  # pragma: no cover - uvloop is a dependency; plain asyncio works too
-    from asyncio import new_event_loop
+from bot.link import Link, LinkClosed, frame, new_event_loop, receive_one
 
 log = logging.getLogger(__name__)
 

@@ -43,6 +43,17 @@ CallHandler = Callable[[str, tuple[Any, ...]], Any]  # a value, or an awaitable 
 NoteHandler = Callable[[str, tuple[Any, ...]], None]
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """libuv's loop (uvloop), which takes less CPU per message than asyncio's
+    own, for the links and the platform clients; asyncio's where uvloop is
+    not available."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - not on Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class LinkClosed(ConnectionError):
     """The process at the other end has gone (or the link was closed)."""
 

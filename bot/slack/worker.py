@@ -24,9 +24,9 @@ from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from bot.child import ChildWorker, Samples, new_event_loop, serve
+from bot.child import ChildWorker, Samples, serve
 from bot.config import Config, ConfigError
-from bot.link import Link
+from bot.link import Link, new_event_loop
 from bot.slack.core import NAME, FormEntry, Home, Turn
 from bot.slack.frontend import SlackFrontEnd
 from bot.slack.http import dispatch

@@ -38,6 +38,7 @@ from telegram.ext import Application, ApplicationBuilder, ExtBot
 
 from bot.app import App
 from bot.config import Config, ConfigError
+from bot.link import new_event_loop
 from bot.telegram.adapter import ALLOWED_UPDATES, Adapter
 from bot.telegram.core import NAME, Core, LocalCore
 from bot.telegram.http import AiohttpRequest
@@ -48,11 +49,6 @@ from handlers.engine import Engine
 from handlers.replies import Reply
 
 log = logging.getLogger(__name__)
-
-try:  # libuv's loop: less CPU per request than asyncio's own
-    from uvloop import new_event_loop
-except ImportError:  # pragma: no cover - not on Windows
-    from asyncio import new_event_loop
 
 START_WAIT = 30.0  # seconds start() waits for the first attempt to connect
 PUSH_WAIT = 120.0
