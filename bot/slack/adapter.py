@@ -5,17 +5,18 @@ decides. What it needs of the hub, the engine and the store it asks of a
 :class:`bot.slack.core.SlackCore`, in this process or in the bot's when
 Slack runs in a process of its own. Per request:
 
-1. Bolt checks the signature (HTTP mode) and the delivery is claimed in the
-   store (:mod:`bot.slack.dedupe`): a retry or a repeated press does nothing;
-2. the listener acknowledges at once, in the thread that answers Slack
-   (Slack wants its answer within three seconds); the work goes on as a
-   Bolt *lazy listener* on the front end's executor. Nothing in the answer
-   waits for a worker to be free. Only the add-account form is checked
-   before the answer, since its errors go back in it;
+1. Bolt checks the signature (HTTP mode) and the listener acknowledges at
+   once, in the thread that answers Slack (Slack wants its answer within
+   three seconds); the work goes on as a Bolt *lazy listener* on the front
+   end's executor. Nothing in the answer waits for a worker to be free or
+   for the store. Only the add-account form is checked before the answer,
+   since its errors go back in it;
+2. the work first claims the delivery in the store (:mod:`bot.slack.dedupe`):
+   a retry or a repeated press does nothing;
 3. the Slack user is matched to an active hub account by their profile
    email (:mod:`bot.slack.identity`); anyone else gets a short explanation.
-   For a message or a button press, the commonest requests, that check and
-   the engine's answer are one question to the core;
+   For a message or a button press, the commonest requests, the claim, that
+   check and the engine's answer are one question to the core;
 4. the input goes to the engine and the replies are posted in the person's
    direct messages with the bot: account data never appears in a channel,
    whether the conversation began with ``/hub`` in a channel or an
@@ -52,7 +53,6 @@ from handlers.conversations.add import parse_one_line
 from handlers.conversations.import_accounts import MAX_UPLOAD
 from handlers.replies import Command, Input, Reply, Text, Upload, line
 from hub import Action, Actor, Role
-from storage import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ FILE_TYPE = "Please send a .csv file (saved from a spreadsheet as CSV UTF-8), du
 FILE_FAILED = "That file could not be fetched from Slack; please send it again."
 FILE_TYPES = (".csv", ".txt")
 ADDED = "hub_added"  # in the Bolt context: the form's confirmation, for the lazy part
+DELIVERY = "hub_delivery"  # in the Bolt context: what identifies the delivery, to claim it
 
 
 class SlackAdapter:
@@ -109,11 +110,11 @@ class SlackAdapter:
         app.middleware(self._once)
         lazy = self._lazy
         app.command(SLASH_COMMAND)(ack=_ack, lazy=[lazy(self.on_slash)])
-        app.event("message")(ack=_ack, lazy=[lazy(self.on_message)])
+        app.event("message")(ack=_ack, lazy=[lazy(self.on_message, claims_itself=True)])
         app.event("app_mention")(ack=_ack, lazy=[lazy(self.on_mention)])
         app.event("app_home_opened")(ack=_ack, lazy=[lazy(self.on_home_opened)])
         app.action(re.compile(rf"^{render.BUTTON_PREFIX}\d+$"))(
-            ack=_ack, lazy=[lazy(self.on_button)]
+            ack=_ack, lazy=[lazy(self.on_button, claims_itself=True)]
         )
         # Tick boxes live in the Slack client until a button of the message is
         # pressed; their state comes with that press (see on_button).
@@ -122,17 +123,25 @@ class SlackAdapter:
         app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(
             ack=_ack, lazy=[lazy(self.on_home_command)]
         )
-        app.view(views.ADD_CALLBACK)(ack=self.on_add_submitted, lazy=[lazy(self.on_added)])
+        app.view(views.ADD_CALLBACK)(
+            ack=self.on_add_submitted, lazy=[lazy(self.on_added, claims_itself=True)]
+        )
         app.error(self.on_error)
 
-    def _lazy(self, work: Callable[..., None]) -> Callable[[Args], None]:
-        """``work`` as a lazy listener, given the arguments it names. Bolt only
-        logs what a lazy listener raises: here it goes to :meth:`on_error`
-        like a failure before the acknowledgement (logged, the user told)."""
+    def _lazy(
+        self, work: Callable[..., None], *, claims_itself: bool = False
+    ) -> Callable[[Args], None]:
+        """``work`` as a lazy listener, given the arguments it names, once
+        the delivery is claimed (unless the work claims it itself, with its
+        question to the core). Bolt only logs what a lazy listener raises:
+        here it goes to :meth:`on_error` like a failure before the
+        acknowledgement (logged, the user told)."""
         names = list(inspect.signature(work).parameters)
 
         def run(args: Args) -> None:
             try:
+                if not claims_itself and not self._first(args.context):
+                    return
                 work(**{name: getattr(args, name) for name in names})
             except Exception as exc:
                 self.on_error(exc, args.body)
@@ -141,28 +150,28 @@ class SlackAdapter:
         return run
 
     def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
-        """Drop a delivery already claimed (Slack's retries, repeated presses).
-        While stopping, nothing is claimed: Slack is asked to deliver again
-        later (to the restarted bot).
+        """Note what identifies the delivery, for the work to claim it. While
+        stopping, nothing is taken on: Slack is asked to deliver again later
+        (to the restarted bot).
 
-        Runs once per delivery, before the acknowledgement: Bolt starts the
-        lazy work itself, in this process, with a copy of the request and
-        without running middleware again (and :mod:`bot.slack.http` drops
-        the headers that would make a request from outside "lazy only")."""
+        Runs once per delivery, before the acknowledgement, and asks nothing
+        of the core: a claim is made by the work (:meth:`_first`), so the
+        answer to Slack never waits for the store, and a message's claim
+        rides with its turn in one question. A repeat is acknowledged like
+        the first delivery and then finds the claim. Bolt starts the lazy
+        work itself, in this process, with a copy of the request and without
+        running middleware again (and :mod:`bot.slack.http` drops the
+        headers that would make a request from outside "lazy only")."""
         if self.closing:
             return BoltResponse(status=503, body="The bot is restarting; try again shortly.")
-        key = delivery_key(req.body) if isinstance(req.body, dict) else None
-        if key is not None:
-            try:
-                first = self.core.claim(key)
-            except StoreError as exc:  # the listener will meet it too and say so
-                log.error("could not record Slack delivery %s: %s", key, exc)
-                first = True
-            if not first:
-                retry = req.headers.get("x-slack-retry-num", [""])[0]
-                log.info("ignored a repeated Slack delivery %s (retry %s)", key, retry or "-")
-                return BoltResponse(status=200, body="")
+        req.context[DELIVERY] = delivery_key(req.body) if isinstance(req.body, dict) else None
         return next()
+
+    def _first(self, context: dict[str, Any]) -> bool:
+        """Claim the delivery: False for one handled already (Slack's
+        retries, repeated presses), which is then dropped."""
+        key = context.get(DELIVERY)
+        return key is None or self.core.claim(key)
 
     # -------------------------------------------------------- listeners
     # Each runs lazily, after the acknowledgement (see _register).
@@ -192,6 +201,8 @@ class SlackAdapter:
         if not user or subtype not in (None, "file_share"):
             return  # edits, deletions, joins, our own updates: nothing to answer
         if subtype == "file_share" and event.get("files"):
+            if not self._first(context):
+                return
             who = self._known(user)  # before fetching anything
             if who is None:
                 return
@@ -200,7 +211,8 @@ class SlackAdapter:
                 self._converse(who, upload)
             return
         said = Text(inbound.typed_text(event.get("text")))
-        self._turn(user, started, lambda email: self.core.converse(user, email, said))
+        once = context.get(DELIVERY)
+        self._turn(user, started, once, lambda email: self.core.converse(user, email, said, once))
 
     def on_mention(self, event: dict[str, Any]) -> None:
         user, channel = event.get("user"), event.get("channel", "")
@@ -237,10 +249,12 @@ class SlackAdapter:
             return
         token, label = pressed
         ticks = inbound.tick_changes(body)
+        once = context.get(DELIVERY)
         self._turn(
             user,
             started,
-            lambda email: self.core.press(user, email, token, label, ticks),
+            once,
+            lambda email: self.core.press(user, email, token, label, ticks, once),
             pressed=(body, label),
         )
 
@@ -268,6 +282,9 @@ class SlackAdapter:
         the store (and users.info if the profile is not cached), well within
         3 seconds."""
         user = body["user"]["id"]
+        if not self._first(context):
+            ack()  # a repeat: the first delivery was answered, and the form closed
+            return
         name, email, admin, sites = views.read_add_form(view)
         try:
             who = self.identity.who(user)
@@ -345,20 +362,25 @@ class SlackAdapter:
         self,
         user: str,
         started: float,
-        ask: Callable[[str | None], Turn],
+        once: str | None,
+        ask: Callable[[str | None], Turn | None],
         pressed: tuple[dict[str, Any], str] | None = None,
     ) -> None:
-        """A message or a press: who the user is and the engine's answer in
-        one question to the core (the commonest requests), then the replies
-        or the refusal."""
+        """A message or a press: its claim, who the user is and the engine's
+        answer in one question to the core (the commonest requests), then
+        the replies or the refusal; nothing for a repeated delivery."""
         try:
             email = self.identity.email(user)
         except IdentityUnavailable as exc:
+            if once is not None and not self.core.claim(once):
+                return
             log.warning("users.info for %s failed: %s", user, exc)
             self.say(user, NOT_CHECKED)
             return
         with self._lock_for(user):
             turn = ask(email)
+            if turn is None:
+                return
             if turn.who.account is None:
                 self.say(user, turn.who.refusal)
                 return

@@ -8,9 +8,9 @@ asks the bot's process over a link when Slack runs in a process of its own
 a profile email is, what a message or a press does, whether a form's entry
 may be added, what the App Home shows.
 
-The methods are plain calls, made from Slack's worker threads (or, for
-:meth:`SlackCore.claim`, from the thread dispatching the request), safe to
-make from several at once; what they take and give can be pickled.
+The methods are plain calls, made from Slack's worker threads (the form's
+check from the thread dispatching the request), safe to make from several
+at once; what they take and give can be pickled.
 """
 
 from __future__ import annotations
@@ -80,9 +80,12 @@ class SlackCore(Protocol):
     def handle(self, person: Person, said: Input) -> list[Reply]:
         """One input to the engine; its replies."""
 
-    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
-        """:meth:`who`, then :meth:`handle` if they may: one question for a
-        message, the commonest thing the bot is asked."""
+    def converse(
+        self, user_id: str, email: str | None, said: Input, once: str | None = None
+    ) -> Turn | None:
+        """:meth:`claim` of ``once`` (None for a repeat), :meth:`who`, then
+        :meth:`handle` if they may: one question for a message, the
+        commonest thing the bot is asked."""
 
     def press(
         self,
@@ -91,9 +94,10 @@ class SlackCore(Protocol):
         token: str,
         label: str,
         tick_changes: list[tuple[str, str]],
-    ) -> Turn:
-        """:meth:`who`, then a button press after the tick boxes changed on
-        its message."""
+        once: str | None = None,
+    ) -> Turn | None:
+        """:meth:`claim` of ``once`` (None for a repeat), :meth:`who`, then
+        a button press after the tick boxes changed on its message."""
 
     def may(self, actor: Actor, action: Action) -> str | None:
         """None if allowed, else why not."""
@@ -125,7 +129,14 @@ class LocalSlackCore:
         return cls(app.hub, engine, app.config.remind_after_days)
 
     def claim(self, key: str) -> bool:
-        return self.processed.claim(key)
+        try:
+            first = self.processed.claim(key)
+        except StoreError as exc:  # the work will meet it too, and say so
+            log.error("could not record Slack delivery %s: %s", key, exc)
+            return True
+        if not first:
+            log.info("ignored a repeated Slack delivery %s", key)
+        return first
 
     def who(self, user_id: str, email: str | None) -> Who:
         account = self.hub.account_by_email(email) if email else None
@@ -142,7 +153,11 @@ class LocalSlackCore:
     def handle(self, person: Person, said: Input) -> list[Reply]:
         return self.engine.handle(person, said)
 
-    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
+    def converse(
+        self, user_id: str, email: str | None, said: Input, once: str | None = None
+    ) -> Turn | None:
+        if once is not None and not self.claim(once):
+            return None
         who = self.who(user_id, email)
         if who.account is None:
             return Turn(who, [])
@@ -155,7 +170,10 @@ class LocalSlackCore:
         token: str,
         label: str,
         tick_changes: list[tuple[str, str]],
-    ) -> Turn:
+        once: str | None = None,
+    ) -> Turn | None:
+        if once is not None and not self.claim(once):
+            return None
         who = self.who(user_id, email)
         if who.account is None:
             return Turn(who, [])

@@ -2,9 +2,10 @@
 
 Slack retries an event it thinks was not received (about at once, then
 after one and five minutes, with ``X-Slack-Retry-Num``); a network hiccup can
-deliver a button press twice. Before a request reaches a listener its
-identity is claimed in the store (table ``processed_events``, kept an hour):
-a second delivery finds the claim and is answered 200 with nothing done.
+deliver a button press twice. Each delivery is acknowledged at once; its
+work then claims the delivery's identity in the store (table
+``processed_events``, kept an hour) before doing anything: a second
+delivery finds the claim and nothing is done.
 
 The identity is the ``event_id`` of an event, the user and ``action_ts`` of a
 button press, and the ``trigger_id`` of a slash command or a form submitted.

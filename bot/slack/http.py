@@ -5,9 +5,9 @@ The app reads the request (at most :data:`MAX_BODY`) into a
 :class:`Delivery` and hands it to a handler that gives the :class:`Answer`:
 
 - :func:`in_this_process`: the Bolt app is here. Dispatching checks the
-  signature, claims the delivery (one small store write that is not waited
-  for), lets the listener acknowledge and hands its work to the front
-  end's executor as a Bolt lazy listener: well under a millisecond, so it
+  signature, lets the listener acknowledge and hands its work (which
+  claims the delivery first) to the front end's executor as a Bolt lazy
+  listener: well under a millisecond and nothing asked of the store, so it
   runs right on the event loop, which saves each request two thread
   hand-overs. The one exception is the add-account form, which is checked
   and applied before Slack gets its answer (the store, perhaps users.info):

@@ -8,10 +8,14 @@ and asks the bot's process, over the socket pair whose descriptor it was
 given, for what only that process can answer (:class:`RemoteSlackCore`).
 The hello carries the configuration and the words that open the add form.
 
-The link lives on an event loop in a thread of its own. What the bot's
-process asks (an HTTP delivery to answer, a digest to post, a person to
-look up) runs in :data:`INTAKE_THREADS` threads, never on that loop: Bolt
-claims each delivery over the same link before it acknowledges.
+The link lives on an event loop in a thread of its own. An HTTP delivery is
+answered right on that loop: Bolt checks the signature, acknowledges and
+hands the work to the front end's executor, without asking the bot's
+process anything (the work claims the delivery with its turn), well under a
+millisecond. What does ask the bot's process over the same link (the add
+form, checked before Slack gets its answer; a digest to post, a person to
+look up) runs in :data:`INTAKE_THREADS` threads, never on that loop, which
+must stay free to carry the answer.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from bot.config import Config, ConfigError
 from bot.link import Link, new_event_loop
 from bot.slack.core import NAME, FormEntry, Home, Turn
 from bot.slack.frontend import SlackFrontEnd
-from bot.slack.http import dispatch
+from bot.slack.http import Delivery, dispatch
 from bot.slack.identity import Who
 from handlers.replies import Input, Person, Reply
 from hub import Account, Action, Actor
@@ -64,8 +68,10 @@ class RemoteSlackCore:
         replies: list[Reply] = self._ask("handle", person, said)
         return replies
 
-    def converse(self, user_id: str, email: str | None, said: Input) -> Turn:
-        turn: Turn = self._ask("converse", user_id, email, said)
+    def converse(
+        self, user_id: str, email: str | None, said: Input, once: str | None = None
+    ) -> Turn | None:
+        turn: Turn | None = self._ask("converse", user_id, email, said, once)
         return turn
 
     def press(
@@ -75,8 +81,9 @@ class RemoteSlackCore:
         token: str,
         label: str,
         tick_changes: list[tuple[str, str]],
-    ) -> Turn:
-        turn: Turn = self._ask("press", user_id, email, token, label, tick_changes)
+        once: str | None = None,
+    ) -> Turn | None:
+        turn: Turn | None = self._ask("press", user_id, email, token, label, tick_changes, once)
         return turn
 
     def may(self, actor: Actor, action: Action) -> str | None:
@@ -124,7 +131,10 @@ class Worker(ChildWorker):
 
     def on_call(self, method: str, args: tuple[Any, ...]) -> Awaitable[Any]:
         if method == "http":
-            return self._off_loop(dispatch, self.frontend.bolt, *args)
+            delivery: Delivery = args[0]
+            if delivery.is_form:
+                return self._off_loop(dispatch, self.frontend.bolt, delivery)
+            return dispatch(self.frontend.bolt, delivery)
         if method == "push":
             return self._off_loop(self.frontend.push, *args)
         if method == "find_chat":

@@ -281,3 +281,35 @@ def test_a_slow_form_does_not_hold_up_other_requests(
     bot.settle()
     assert hub.account_by_email("kim.lee@demo.school") is not None
     assert answers_to(bot, dev) == 1
+
+
+def test_slack_is_answered_while_the_store_is_held_and_the_work_follows_once(
+    bot: Bot, cora: SlackUser
+) -> None:
+    """The acknowledgement asks nothing of the store (the work claims the
+    delivery): a long write elsewhere, a snapshot say, delays the answer in
+    the DM, never Slack's answer, and a retry meanwhile is still done once."""
+    held, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with bot.app.store.transaction():
+            held.set()
+            release.wait(20)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert held.wait(5)
+        for retry in (None, "1"):
+            headers = {"x-slack-retry-num": retry} if retry else None
+            answer, took = timed(cora.say, "help", event_id="Ev0HELD", headers=headers)
+            assert answer.status_code == 200 and took < QUICK
+        time.sleep(0.2)
+        assert bot.api.texts(cora.dm) == []  # the work waits for the store
+        assert bot.app.store.get(PROCESSED, "event:Ev0HELD") is None
+    finally:
+        release.set()
+        writer.join()
+    bot.settle()
+    assert sum("What would you like to do?" in t for t in bot.api.texts(cora.dm)) == 1
+    assert bot.app.store.get(PROCESSED, "event:Ev0HELD") is not None

@@ -186,7 +186,8 @@ def test_a_repeated_delivery_through_the_child_is_applied_once(
         headers = {"x-slack-retry-num": retry, "x-slack-retry-reason": "http_timeout"}
         answer = cora.say("help", event_id="Ev0CHILD1", headers=headers if retry else None)
         assert answer.status_code == 200
-    # The claim is made in this process's store, before the child answers.
+    # The claim is made in this process's store, with the turn.
+    wait_for_text(bot.api, cora.dm, 0, HELP)
     assert bot.app.store.get(PROCESSED, "event:Ev0CHILD1") is not None
 
     prompt = suspend_prompt(cora)
