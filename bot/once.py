@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from storage import Store
+from storage import Store, StoreError
 
 log = logging.getLogger(__name__)
 PURGE_EVERY = timedelta(minutes=10)
@@ -55,6 +55,20 @@ class OnceLedger:
             tx.put(self.table, key, {"seen_at": now.isoformat()})
         self._purge_now_and_then(now)
         return True
+
+    def first(self, key: str) -> bool:
+        """:meth:`claim`, for work about to use the store anyway: a claim that
+        could not be recorded counts as the first (logged), and the work
+        meets the store's error itself and tells the person so, instead of
+        the delivery vanishing without a word."""
+        try:
+            fresh = self.claim(key)
+        except StoreError as exc:
+            log.error("could not record delivery %s in %s: %s", key, self.table, exc)
+            return True
+        if not fresh:
+            log.info("delivery %s was handled before; ignored", key)
+        return fresh
 
     def seen(self, key: str) -> bool:
         return self.store.get(self.table, key) is not None

@@ -129,14 +129,7 @@ class LocalSlackCore:
         return cls(app.hub, engine, app.config.remind_after_days)
 
     def claim(self, key: str) -> bool:
-        try:
-            first = self.processed.claim(key)
-        except StoreError as exc:  # the work will meet it too, and say so
-            log.error("could not record Slack delivery %s: %s", key, exc)
-            return True
-        if not first:
-            log.info("ignored a repeated Slack delivery %s", key)
-        return first
+        return self.processed.first(key)
 
     def who(self, user_id: str, email: str | None) -> Who:
         account = self.hub.account_by_email(email) if email else None

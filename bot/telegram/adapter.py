@@ -48,7 +48,6 @@ from bot.telegram.core import Core, Menu
 from bot.telegram.updates import update_key
 from handlers.conversations.import_accounts import MAX_UPLOAD
 from handlers.replies import Command, Input, Press, Reply, Text, Upload
-from storage import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -129,13 +128,7 @@ class Adapter:
         instead of two."""
         if _for_the_engine(update):
             return
-        try:
-            fresh = await self.core.claim(update_key(context.bot.id, update.update_id))
-        except StoreError as exc:  # the engine will say what is wrong with the store
-            log.error("could not record Telegram update %s: %s", update.update_id, exc)
-            return
-        if not fresh:
-            log.info("Telegram update %s was processed before; ignored", update.update_id)
+        if not await self.core.claim(update_key(context.bot.id, update.update_id)):
             raise ApplicationHandlerStop
 
     async def private_only(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -252,7 +245,6 @@ class Adapter:
             turn = await self.core.turn(str(chat_id), event, claim)
             if turn is None:  # a repeat: it was answered the first time
                 repeat = True
-                log.info("Telegram update %s was processed before; ignored", claim)
                 return
             replies, menu = turn
             self.core.observe(started)  # the bot's own work ends where the reply call starts

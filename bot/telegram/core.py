@@ -29,7 +29,6 @@ from handlers.conversation import Conversation
 from handlers.engine import Engine
 from handlers.replies import Input, Person, Reply, Upload
 from hub import Account, Hub
-from storage import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +55,9 @@ class Core(Protocol):
     command_names: list[str]
 
     async def claim(self, key: str) -> bool:
-        """True the first time an update is seen; False for a repeat."""
+        """True the first time an update is seen; False for a repeat. A
+        claim the store could not record counts as the first: the handler
+        meets the store's error and says so."""
 
     async def turn(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
         """The replies to one input, and the chat's menu after it. With
@@ -92,15 +93,11 @@ class LocalCore:
 
     # The synchronous steps, also what a remote front end's requests run.
     def claim_now(self, key: str) -> bool:
-        return self.processed.claim(key)
+        return self.processed.first(key)
 
     def turn_now(self, chat_id: str, event: Input, claim: str | None = None) -> Turn | None:
-        if claim is not None:
-            try:
-                if not self.processed.claim(claim):
-                    return None
-            except StoreError as exc:  # the engine will say what is wrong with the store
-                log.error("could not record Telegram update %s: %s", claim, exc)
+        if claim is not None and not self.processed.first(claim):
+            return None
         account = self.hub.linked_account(NAME, chat_id)
         person = Person(NAME, chat_id, account.account_id if account else None)
         replies = self.engine.handle(person, event)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.once import OnceLedger
 from hub.schema import INDEXES
+from storage import StoreWriteError
 from storage.tinydb_store import TinyDBStore
 
 
@@ -61,3 +65,22 @@ def test_a_claim_does_not_wait_for_the_purge(tmp_path: Path, monkeypatch) -> Non
     assert not any(ledger.seen(f"event:Old{n}") for n in range(0, 2500, 97))
     assert ledger.seen("event:New")
     store.close()
+
+
+def test_first_lets_work_go_on_when_the_claim_cannot_be_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The work behind a delivery uses the store too: when the claim cannot
+    be recorded, the work runs and meets the same error, which it tells the
+    person, rather than the delivery vanishing without a word."""
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    store = TinyDBStore(tmp_path, INDEXES)
+    ledger = OnceLedger(store, "processed_events", timedelta(hours=1), lambda: now)
+    assert ledger.first("event:Ev1")
+    assert not ledger.first("event:Ev1")  # a repeat
+    store.close()  # nothing can be written any more
+    with pytest.raises(StoreWriteError):
+        ledger.claim("event:Ev2")
+    with caplog.at_level(logging.ERROR, logger="bot.once"):
+        assert ledger.first("event:Ev2")
+    assert "could not record delivery event:Ev2" in caplog.text
