@@ -7,10 +7,10 @@ Slack runs in a process of its own. Per request:
 
 1. Bolt checks the signature (HTTP mode) and the listener acknowledges at
    once, in the thread that answers Slack (Slack wants its answer within
-   three seconds); the work goes on as a Bolt *lazy listener* on the front
-   end's executor. Nothing in the answer waits for a worker to be free or
-   for the store. Only the add-account form is checked before the answer,
-   since its errors go back in it;
+   three seconds), and hands the work to the front end's executor. Nothing
+   in the answer waits for a worker to be free or for the store. Only the
+   add-account form is checked before the answer, since its errors go back
+   in it;
 2. the work first claims the delivery in the store (:mod:`bot.slack.dedupe`):
    a retry or a repeated press does nothing;
 3. the Slack user is matched to an active hub account by their profile
@@ -69,7 +69,6 @@ FILE_TOO_LARGE = "That file is too large (at most 1 MB). Split it and send the p
 FILE_TYPE = "Please send a .csv file (saved from a spreadsheet as CSV UTF-8), during 'import'."
 FILE_FAILED = "That file could not be fetched from Slack; please send it again."
 FILE_TYPES = (".csv", ".txt")
-ADDED = "hub_added"  # in the Bolt context: the form's confirmation, for the lazy part
 DELIVERY = "hub_delivery"  # in the Bolt context: what identifies the delivery, to claim it
 
 
@@ -87,6 +86,7 @@ class SlackAdapter:
         self.client = client
         self.identity = Identity(client, core.who)
         self.files_hosts = {files_host, urlparse(client.base_url).hostname or ""}
+        self.executor = executor
         self.closing = False
         self._dm_channels: dict[str, str] = {}
         self._user_locks: dict[str, threading.Lock] = {}
@@ -95,10 +95,9 @@ class SlackAdapter:
             client=client,
             signing_secret=signing_secret,
             token_verification_enabled=False,  # auth.test happens at start, not at import
-            # Every listener is an inline ack plus lazy work: the answer to
-            # Slack is made in the dispatching thread and never waits for the
-            # executor, which runs the lazy work (Bolt's lazy runner is
-            # given the same executor: it is what stop() and wait_idle() see).
+            # Every listener runs in the dispatching thread: it acknowledges
+            # and hands its work to the executor (what stop() and wait_idle()
+            # see), so the answer to Slack never waits for a worker.
             process_before_response=True,
             listener_executor=executor,
             logger=logging.getLogger("bot.slack.bolt"),
@@ -108,46 +107,59 @@ class SlackAdapter:
     # ----------------------------------------------------------- wiring
     def _register(self, app: App) -> None:
         app.middleware(self._once)
-        lazy = self._lazy
-        app.command(SLASH_COMMAND)(ack=_ack, lazy=[lazy(self.on_slash)])
-        app.event("message")(ack=_ack, lazy=[lazy(self.on_message, claims_itself=True)])
-        app.event("app_mention")(ack=_ack, lazy=[lazy(self.on_mention)])
-        app.event("app_home_opened")(ack=_ack, lazy=[lazy(self.on_home_opened)])
+        later = self._later
+        app.command(SLASH_COMMAND)(later(self.on_slash))
+        app.event("message")(later(self.on_message, claims_itself=True))
+        app.event("app_mention")(later(self.on_mention))
+        app.event("app_home_opened")(later(self.on_home_opened))
         app.action(re.compile(rf"^{render.BUTTON_PREFIX}\d+$"))(
-            ack=_ack, lazy=[lazy(self.on_button, claims_itself=True)]
+            later(self.on_button, claims_itself=True)
         )
         # Tick boxes live in the Slack client until a button of the message is
         # pressed; their state comes with that press (see on_button).
         app.action(re.compile(rf"^{render.TICKS_PREFIX}\d+$"))(_ack)
-        app.action(views.HOME_ADD)(ack=_ack, lazy=[lazy(self.on_home_add)])
-        app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(
-            ack=_ack, lazy=[lazy(self.on_home_command)]
-        )
-        app.view(views.ADD_CALLBACK)(
-            ack=self.on_add_submitted, lazy=[lazy(self.on_added, claims_itself=True)]
-        )
+        app.action(views.HOME_ADD)(later(self.on_home_add))
+        app.action(re.compile(rf"^{views.HOME_COMMAND}\d+$"))(later(self.on_home_command))
+        app.view(views.ADD_CALLBACK)(self.on_add_submitted)
         app.error(self.on_error)
 
-    def _lazy(
+    def _later(
         self, work: Callable[..., None], *, claims_itself: bool = False
-    ) -> Callable[[Args], None]:
-        """``work`` as a lazy listener, given the arguments it names, once
-        the delivery is claimed (unless the work claims it itself, with its
-        question to the core). Bolt only logs what a lazy listener raises:
-        here it goes to :meth:`on_error` like a failure before the
-        acknowledgement (logged, the user told)."""
+    ) -> Callable[[Ack, Args], None]:
+        """A listener that acknowledges and hands ``work`` to the executor,
+        given the arguments it names, to run once the delivery is claimed
+        (unless the work claims it itself, with its question to the core).
+
+        Bolt's own *lazy listeners* do the same but first deep-copy the
+        request and wire it up again: a quarter of the Slack process's CPU
+        under load, spent on the thread that also carries every answer from
+        the bot's process. Nothing changes the request once it is answered,
+        so the work reads Bolt's arguments as they are."""
         names = list(inspect.signature(work).parameters)
 
         def run(args: Args) -> None:
-            try:
-                if not claims_itself and not self._first(args.context):
-                    return
+            if claims_itself or self._first(args.context):
                 work(**{name: getattr(args, name) for name in names})
-            except Exception as exc:
-                self.on_error(exc, args.body)
 
-        run.__name__ = run.__qualname__ = work.__name__  # how Bolt names it in its logs
-        return run
+        def listener(ack: Ack, args: Args) -> None:
+            ack()
+            self._soon(run, args.body, args)
+
+        listener.__name__ = listener.__qualname__ = work.__name__  # Bolt's logs name it
+        return listener
+
+    def _soon(self, work: Callable[..., None], body: dict[str, Any], *args: Any) -> None:
+        """Run ``work`` on the executor; what it raises goes to
+        :meth:`on_error` like a failure before the acknowledgement (logged,
+        the person told)."""
+
+        def run() -> None:
+            try:
+                work(*args)
+            except Exception as exc:
+                self.on_error(exc, body)
+
+        self.executor.submit(run)
 
     def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
         """Note what identifies the delivery, for the work to claim it. While
@@ -158,10 +170,7 @@ class SlackAdapter:
         of the core: a claim is made by the work (:meth:`_first`), so the
         answer to Slack never waits for the store, and a message's claim
         rides with its turn in one question. A repeat is acknowledged like
-        the first delivery and then finds the claim. Bolt starts the lazy
-        work itself, in this process, with a copy of the request and without
-        running middleware again (and :mod:`bot.slack.http` drops the
-        headers that would make a request from outside "lazy only")."""
+        the first delivery and then finds the claim."""
         if self.closing:
             return BoltResponse(status=503, body="The bot is restarting; try again shortly.")
         req.context[DELIVERY] = delivery_key(req.body) if isinstance(req.body, dict) else None
@@ -276,11 +285,10 @@ class SlackAdapter:
     def on_add_submitted(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
     ) -> None:
-        """The form's acknowledgement, run before Slack is answered: check
-        it, with the errors going back into it, else add the account (the
-        confirmation is posted lazily, :meth:`on_added`). Everything here is
-        the store (and users.info if the profile is not cached), well within
-        3 seconds."""
+        """The form, checked before Slack is answered, with the errors going
+        back into it; else the account is added and the confirmation posted
+        afterwards, on the executor. Everything here is the store (and
+        users.info if the profile is not cached), well within 3 seconds."""
         user = body["user"]["id"]
         if not self._first(context):
             ack()  # a repeat: the first delivery was answered, and the form closed
@@ -299,19 +307,13 @@ class SlackAdapter:
         if not isinstance(done, Reply):
             ack(response_action="errors", errors=done)
             return
-        context[ADDED] = done  # Bolt copies the context for the lazy part
         ack()
-
-    def on_added(self, body: dict[str, Any], context: dict[str, Any]) -> None:
-        """After the form's acknowledgement: confirm an addition in the DM."""
-        done = context.get(ADDED)
-        if isinstance(done, Reply):
-            self._deliver(body["user"]["id"], [done])
+        self._soon(self._deliver, body, user, [done])
 
     def on_error(self, error: Exception, body: dict[str, Any]) -> None:
-        """A listener failed (its lazy work, or the form's check): log, and
-        tell the person. Lazy work was acknowledged before it started; a
-        failed check is answered with a 500."""
+        """A listener failed (its work, or the form's check): log, and tell
+        the person. Work was acknowledged before it started; a failed check
+        is answered with a 500."""
         log.error("Slack listener failed", exc_info=(type(error), error, error.__traceback__))
         user = inbound.user_id(body) if isinstance(body, dict) else None
         if not user:
@@ -541,6 +543,5 @@ def _ack(ack: Ack) -> None:
 
 def _received(context: dict[str, Any]) -> float:
     """When the request reached the bot's server (HTTP mode: set in
-    :mod:`bot.slack.http`, and copied by Bolt into the lazy work's context),
-    else now."""
+    :mod:`bot.slack.http`, in Bolt's context), else now."""
     return context.get(RECEIVED_AT) or metrics.now()

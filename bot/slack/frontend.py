@@ -81,11 +81,11 @@ def describe_mode(cfg: Config) -> str:
 
 
 class TrackingExecutor(ThreadPoolExecutor):
-    """The pool the listeners' work runs on (Bolt's ``listener_executor``,
-    which Bolt's lazy listener runner is given too), counting work in
-    flight: :meth:`SlackFrontEnd.stop` lets it finish, and tests wait for it
-    with :meth:`wait_idle`. Slack's answer never waits for a free worker:
-    work queues here after the acknowledgement."""
+    """The pool the listeners' work runs on (also Bolt's
+    ``listener_executor``), counting work in flight:
+    :meth:`SlackFrontEnd.stop` lets it finish, and tests wait for it with
+    :meth:`wait_idle`. Slack's answer never waits for a free worker: work
+    queues here after the acknowledgement."""
 
     def __init__(self, workers: int = WORKERS) -> None:
         super().__init__(max_workers=workers, thread_name_prefix="slack")

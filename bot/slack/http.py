@@ -5,14 +5,13 @@ The app reads the request (at most :data:`MAX_BODY`) into a
 :class:`Delivery` and hands it to a handler that gives the :class:`Answer`:
 
 - :func:`in_this_process`: the Bolt app is here. Dispatching checks the
-  signature, lets the listener acknowledge and hands its work (which
-  claims the delivery first) to the front end's executor as a Bolt lazy
-  listener: well under a millisecond and nothing asked of the store, so it
-  runs right on the event loop, which saves each request two thread
-  hand-overs. The one exception is the add-account form, which is checked
-  and applied before Slack gets its answer (the store, perhaps users.info):
-  it is dispatched in a worker thread so the loop never waits on the disk
-  or on Slack.
+  signature, lets the listener acknowledge and hand its work (which claims
+  the delivery first) to the front end's executor: well under a
+  millisecond and nothing asked of the store, so it runs right on the event
+  loop, which saves each request two thread hand-overs. The one exception
+  is the add-account form, which is checked and applied before Slack gets
+  its answer (the store, perhaps users.info): it is dispatched in a worker
+  thread so the loop never waits on the disk or on Slack.
 - :class:`bot.slack.process.SlackProcess`: the Bolt app is in a process
   of its own; the delivery is passed to it, and its answer back.
 """
@@ -34,7 +33,7 @@ MAX_BODY = 1024 * 1024  # Slack's payloads are a few kilobytes
 RECEIVED_AT = "received_at"  # in the Bolt context: when the request arrived
 # Bolt's own headers for re-invoking an app to run one lazy listener (on
 # FaaS): never Slack's, so never taken from outside (they would skip the
-# acknowledgement, where the form is checked).
+# acknowledgement, where the form is checked; the bot has no lazy listeners).
 _LAZY_HEADERS = ("x-slack-bolt-lazy-only", "x-slack-bolt-lazy-function-name")
 # In a form submission's payload (as JSON, or URL-encoded in the form body).
 # Mentioned elsewhere (a message's text), it only costs a thread hop.

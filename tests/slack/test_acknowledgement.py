@@ -1,6 +1,6 @@
 """Slack's answer never waits for a worker: every listener acknowledges in the
-thread that dispatches the request, and its work runs afterwards as a Bolt
-lazy listener on the front end's executor. Here all the executor's workers
+thread that dispatches the request, and its work runs afterwards on the
+front end's executor. Here all the executor's workers
 are kept busy (the engine waits behind a gate) while Slack keeps sending."""
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ def test_a_repeated_delivery_does_nothing_and_the_first_is_worked_on_once(
     bot.settle()
     texts = bot.api.texts(cora.dm)[posted:]
     assert answers_to(bot, dev) == WORKERS
-    # The first delivery's lazy work ran (the claim did not stop it), once.
+    # The first delivery's work ran (the claim did not stop it), once.
     assert sum("is suspended and can no longer log in" in t for t in texts) == 1
     assert sum("What would you like to do?" in t for t in texts) == 1
     assert len(texts) == 2  # not even "that button was already used"
@@ -202,7 +202,7 @@ def test_the_latency_counts_from_arrival_including_the_wait_for_a_worker(
     assert metrics.summary()["messages"] == before + WORKERS + 2
     assert {platform for _, platform in observed} == {"slack"}
     # Each stamp is the request's arrival (bot.slack.http, carried in the
-    # context to the lazy work), not the moment the work began.
+    # context to the work), not the moment the work began.
     assert max(started for started, _ in observed) < gate.opened_at
     assert "slack" in metrics.summary()["by_platform"]
 
