@@ -42,6 +42,7 @@ from typing import Any
 import aiohttp
 
 from bench.load_fakes import FakeSlack, FakeTelegram, serve, slack_buttons, telegram_buttons
+from bot import metrics
 from bot.app import open_app
 from bot.config import load as load_config
 from hub import Actor, Hub, NewAccount
@@ -51,6 +52,7 @@ from hub.progression import DataRow
 TELEGRAM_TOKEN = "123456:LOAD-TEST-TOKEN"
 SLACK_SECRET = "load-signing-secret"
 REPLY_TIMEOUT = 20.0
+WINDOW = metrics.WINDOW  # the bot's figures by window, and the steal beside them
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -466,6 +468,8 @@ class LoadRun:
         self.errors: list[str] = []
         self.end_to_end: list[float] = []
         self.digests_seen = 0
+        self.steal: float | None = None
+        self.steal_windows: list[float | None] = []
         self.telegram = FakeTelegram(TELEGRAM_TOKEN)
         self.slack = FakeSlack({})
         self.http: aiohttp.ClientSession
@@ -529,6 +533,10 @@ class LoadRun:
                 text=True,
             )
         self.http = aiohttp.ClientSession()
+        # This process stands in for Slack's and Telegram's servers and two
+        # hundred people, who are not on the bot's machine: when both want a
+        # core, the bot (started above, at the usual priority) goes first.
+        os.setpriority(os.PRIO_PROCESS, 0, 10)
         try:
             await self._ready(http_port, bot, log_path)
             until = time.monotonic() + self.args.seconds
@@ -541,7 +549,9 @@ class LoadRun:
             # one pace) until the end; the drain afterwards (scenarios under
             # way finishing) is counted in the total but not in the rate.
             self.window = (began + self.args.pace, until)
+            watching = asyncio.create_task(self._watch_steal(until))
             await asyncio.gather(*(u.live(until) for u in users))
+            await watching
             elapsed = time.monotonic() - began
             await asyncio.sleep(1)  # a front end in its own process reports every 0.5 s
             async with self.http.get(f"http://127.0.0.1:{http_port}/metrics") as r:
@@ -588,6 +598,19 @@ class LoadRun:
             await asyncio.sleep(0.2)
         raise SystemExit("the bot did not become healthy within 60 s")
 
+    async def _watch_steal(self, until: float) -> None:
+        """The share of CPU time the hypervisor gave elsewhere, per
+        :data:`WINDOW` seconds like the bot's figures and over the run: on a
+        shared virtual machine it moves the p99 more than anything the bot
+        does, so each table says how much there was."""
+        first = last = cpu_times()
+        while time.monotonic() < until:
+            await asyncio.sleep(min(WINDOW, max(until - time.monotonic(), 0.1)))
+            now = cpu_times()
+            self.steal_windows.append(stolen(last, now))
+            last = now
+        self.steal = stolen(first, last)
+
     def sustained(self) -> float:
         start, end = self.window
         steady = sum(1 for when, _ in self.answered if start <= when <= end)
@@ -628,6 +651,7 @@ class LoadRun:
             ("digests seen by the coordinators", str(self.digests_seen), "> 0"),
             ("bot peak memory", f"{rss:.0f} MB", "≤ 500 MB"),
             ("store mismatches", str(len(mismatches)), "0"),
+            ("CPU time stolen by the hypervisor", _percent(self.steal), ""),
         ]
         width = max(len(r[0]) for r in rows)
         pace = self.args.pace
@@ -643,8 +667,13 @@ class LoadRun:
         windows = metrics.get("by_window", [])
         if len(windows) > 1:
             print(
-                "  bot's own work p50 / p99 by 15 s: "
+                f"  bot's own work p50 / p99 by {WINDOW:g} s: "
                 + ", ".join(f"{w['p50_ms']:.0f}/{w['p99_ms']:.0f}" for w in windows)
+            )
+        if self.steal_windows:
+            print(
+                f"  CPU time stolen by {WINDOW:g} s: "
+                + ", ".join(map(_percent, self.steal_windows))
             )
         pauses = metrics.get("gc") or {}
         if pauses:
@@ -705,6 +734,30 @@ def verify(data_dir: Path, model: dict[str, Centre]) -> list[str]:
     finally:
         app.close()
     return problems
+
+
+def cpu_times() -> list[int]:
+    """The machine's CPU time so far by kind (``/proc/stat``), or nothing
+    where there is no such file."""
+    try:
+        with open("/proc/stat") as f:
+            return [int(v) for v in f.readline().split()[1:]]
+    except OSError:
+        return []
+
+
+def stolen(before: list[int], after: list[int]) -> float | None:
+    """The share of CPU time between two readings that was stolen (the
+    eighth figure: time this virtual machine wanted a core and the
+    hypervisor ran another guest)."""
+    spent = [b - a for a, b in zip(before, after, strict=False)]
+    if len(spent) < 8 or sum(spent) <= 0:
+        return None
+    return spent[7] / sum(spent)
+
+
+def _percent(share: float | None) -> str:
+    return "unknown" if share is None else f"{share * 100:.1f}%"
 
 
 def _free_port() -> int:

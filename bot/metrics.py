@@ -18,6 +18,7 @@ from contextvars import ContextVar
 _samples: deque[tuple[float, str, float]] = deque(maxlen=200_000)
 _count = 0
 _lock = threading.Lock()
+WINDOW = 15.0  # seconds per entry of summary()'s by_window
 
 
 # When the platform event being handled reached the bot, for front ends that
@@ -88,7 +89,7 @@ def _percentiles(ordered: list[float]) -> dict[str, float]:
     return {"p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(ordered[-1] * 1000, 3)}
 
 
-def summary(window: float = 15.0) -> dict[str, object]:
+def summary(window: float = WINDOW) -> dict[str, object]:
     """Counts and percentiles overall, per platform under ``by_platform``, and
     per ``window`` seconds under ``by_window`` (oldest first), so a figure that
     drifts over a run shows where it went."""
