@@ -106,7 +106,7 @@ class SlackAdapter:
 
     # ----------------------------------------------------------- wiring
     def _register(self, app: App) -> None:
-        app.middleware(self._once)
+        app.middleware(self._take_in)
         later = self._later
         app.command(SLASH_COMMAND)(later(self.on_slash))
         app.event("message")(later(self.on_message, claims_itself=True))
@@ -161,7 +161,7 @@ class SlackAdapter:
 
         self.executor.submit(run)
 
-    def _once(self, req: BoltRequest, next: Any) -> BoltResponse | None:
+    def _take_in(self, req: BoltRequest, next: Any) -> BoltResponse | None:
         """Note what identifies the delivery, for the work to claim it. While
         stopping, nothing is taken on: Slack is asked to deliver again later
         (to the restarted bot).
@@ -183,7 +183,7 @@ class SlackAdapter:
         return key is None or self.core.claim(key)
 
     # -------------------------------------------------------- listeners
-    # Each runs lazily, after the acknowledgement (see _register).
+    # Each runs on the executor, after the acknowledgement (see _register).
     def on_slash(self, command: dict[str, Any], respond: Any) -> None:
         user = command["user_id"]
         said = inbound.command(command.get("text"))

@@ -72,7 +72,9 @@ class SlackCore(Protocol):
     remind_after_days: int
 
     def claim(self, key: str) -> bool:
-        """True the first time a delivery is seen; False for a repeat."""
+        """True the first time a delivery is seen; False for a repeat. A
+        claim the store could not record counts as the first: the work meets
+        the store's error and says so."""
 
     def who(self, user_id: str, email: str | None) -> Who:
         """The active account with this profile email, or why not."""

@@ -16,7 +16,6 @@ that python-telegram-bot's work and the engine's run on two CPU cores.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Iterable
 from typing import Protocol
@@ -29,8 +28,6 @@ from handlers.conversation import Conversation
 from handlers.engine import Engine
 from handlers.replies import Input, Person, Reply, Upload
 from hub import Account, Hub
-
-log = logging.getLogger(__name__)
 
 NAME = "telegram"
 COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
