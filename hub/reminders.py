@@ -5,12 +5,15 @@ what is pending, who hears of it, and whether today's digest already went."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from hub import email_templates, tokens
 from hub.core import HubCore
 from hub.model import Account, DataHeldSummary, Role, Status
 from hub.schema import CENTRES, DIGESTS, LINK_CODES, TOKENS
+
+PURGE_BATCH = 500  # documents deleted per transaction: short holds of the store's lock
 
 
 @dataclass(frozen=True)
@@ -78,18 +81,28 @@ class Reminders(HubCore):
         return self.store.get(DIGESTS, f"{centre_id}:{day.isoformat()}")
 
     def purge_expired(self) -> int:
-        """Used or expired tokens and stale link codes: housekeeping."""
+        """Used or expired tokens and stale link codes: housekeeping.
+
+        The tables are read without the store's lock, which a scan of every
+        token would hold while every change waited; each one found is
+        checked again under the lock as it goes (a code asked for again
+        meanwhile stays), a batch per transaction."""
         now = self.now()
-        with self.store.transaction() as tx:
-            removed = tokens.purge(tx, list(self.store.scan(TOKENS)), now)
-            for doc in self.store.scan(LINK_CODES):
-                locked = doc.get("locked_until") and doc["locked_until"] > now.isoformat()
-                recent = any(
-                    t > (now - timedelta(hours=1)).isoformat() for t in doc.get("requests", [])
-                )
-                if not locked and not recent and doc.get("expires_at", "") < now.isoformat():
-                    tx.delete(LINK_CODES, doc["_key"])
-                    removed += 1
+        stale = {TOKENS: tokens.purgeable, LINK_CODES: _stale_link_code}
+        found = [
+            (table, doc["_key"])
+            for table, is_stale in stale.items()
+            for doc in self.store.scan(table)
+            if is_stale(doc, now)
+        ]
+        removed = 0
+        for start in range(0, len(found), PURGE_BATCH):
+            with self.store.transaction() as tx:
+                for table, key in found[start : start + PURGE_BATCH]:
+                    doc = tx.get(table, key)
+                    if doc is not None and stale[table](doc, now):
+                        tx.delete(table, key)
+                        removed += 1
         return removed
 
     def forget_old_digests(self, before: date) -> int:
@@ -126,6 +139,14 @@ class Reminders(HubCore):
             for recipient, outcome in doc.get("deliveries", {}).items()
             if outcome.startswith("failed")
         ]
+
+
+def _stale_link_code(doc: dict[str, Any], now: datetime) -> bool:
+    """Expired, not locked against guessing, and not asked for within the
+    hour (the request count limits how often a code may be emailed)."""
+    locked = doc.get("locked_until") and doc["locked_until"] > now.isoformat()
+    recent = any(t > (now - timedelta(hours=1)).isoformat() for t in doc.get("requests", []))
+    return not locked and not recent and doc.get("expires_at", "") < now.isoformat()
 
 
 def digest_line(p: PendingDeletion) -> str:

@@ -77,14 +77,8 @@ def issued_since(tx: Transaction, account_id: str, kind: TokenKind, since: datet
     )
 
 
-def purge(tx: Transaction, docs: list[dict[str, Any]], now: datetime) -> int:
-    """Delete tokens that are used or expired for over a day: they only take
-    room, and their hashes are useless to anyone."""
-    cutoff = now - timedelta(days=1)
-    removed = 0
-    for doc in docs:
-        ended = doc.get("used_at") or doc["expires_at"]
-        if datetime.fromisoformat(ended) < cutoff:
-            tx.delete(TOKENS, doc["_key"])
-            removed += 1
-    return removed
+def purgeable(doc: dict[str, Any], now: datetime) -> bool:
+    """Used or expired for over a day: the token only takes room, and its
+    hash is useless to anyone."""
+    ended = doc.get("used_at") or doc["expires_at"]
+    return datetime.fromisoformat(ended) < now - timedelta(days=1)

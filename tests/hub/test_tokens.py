@@ -11,7 +11,7 @@ import time_machine
 
 from hub import Hub, Invalid, LinkInvalid, NewAccount
 from hub.passwords import LINK_INVALID, verify_password
-from hub.schema import ACCOUNTS, AUDIT, TOKENS
+from hub.schema import ACCOUNTS, AUDIT, LINK_CODES, TOKENS
 from hub.tokens import digest
 
 
@@ -191,3 +191,22 @@ def test_every_policy_problem_is_given_at_once(centre, link_token) -> None:  # t
     with pytest.raises(Invalid) as caught:
         centre.hub.set_password(link_token(centre.hub.store, account.email), "longname")
     assert "at least 12" in caught.value.message and "name or email" in caught.value.message
+
+
+def test_housekeeping_forgets_dead_tokens_and_link_codes_and_keeps_live_ones(  # type: ignore[no-untyped-def]
+    centre, clock
+) -> None:
+    hub = centre.hub
+    invite(centre)
+    invitations = hub.store.count(TOKENS)  # Nia's and the centre's own
+    hub.request_link_code("telegram", "100", "nia@riverside.school")
+    clock.advance(hours=2)
+    hub.request_link_code("telegram", "200", "nia@riverside.school")
+    assert hub.purge_expired() == 1  # chat 100's code, long expired
+    assert hub.store.get(LINK_CODES, "telegram:100") is None
+    assert hub.store.get(LINK_CODES, "telegram:200") is not None  # asked for just now
+    assert hub.store.count(TOKENS) == invitations  # still good
+    clock.advance(days=60)
+    assert hub.purge_expired() == invitations + 1  # expired, and the other code
+    assert hub.store.count(TOKENS) == 0 and hub.store.count(LINK_CODES) == 0
+    assert hub.purge_expired() == 0
