@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,10 @@ META_KEY = "store"
 # Compact when the journal passes this size: replay stays quick at start-up,
 # and the pause (one snapshot write) comes rarely.
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
+# After a snapshot could not be written (a full disk), the next try waits
+# this long: each try writes up to the whole store again, and on a full disk
+# every change would pay for one while holding the lock.
+COMPACT_RETRY_SECONDS = 60.0
 # Documents per piece when writing a snapshot: the file is written piece by
 # piece instead of as one string the size of the store (and its bytes copy).
 SNAPSHOT_CHUNK_DOCS = 2000
@@ -198,6 +203,7 @@ class TinyDBStore(Store):
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.data_dir / "hub.json"
         self._compact_after = compact_after_bytes
+        self._compact_again_at = 0.0  # time.monotonic() of the next try after a failure
         self._lock = threading.RLock()
         self._closed = False
         self._lock_file = self._take_process_lock()
@@ -380,13 +386,18 @@ class TinyDBStore(Store):
         ticket = self._journal.write(record)  # raises StoreWriteError, nothing applied
         self._seq += 1
         self._apply(ops, index=True)
-        if self._journal.size > self._compact_after:
+        if self._journal.size > self._compact_after and time.monotonic() >= self._compact_again_at:
             try:
                 self.compact()
             except StoreWriteError as exc:
                 # The change is in the journal: it stands once synced. The
-                # snapshot is tried again after the next change.
-                log.warning("%s The journal keeps every change.", exc)
+                # snapshot is tried again after a change a while later.
+                self._compact_again_at = time.monotonic() + COMPACT_RETRY_SECONDS
+                log.warning(
+                    "%s The journal keeps every change; trying again in %.0f s.",
+                    exc,
+                    COMPACT_RETRY_SECONDS,
+                )
         return ticket
 
     def _check_unique(self, pending: dict[tuple[str, str], Doc | None]) -> None:

@@ -153,3 +153,58 @@ def test_a_snapshot_that_cannot_be_written_never_undoes_a_saved_change(demo_dir:
         assert audit_counts(store, "suspend")[GRACE] == 1
     finally:
         store.close()
+
+
+# A child that makes changes while a snapshot cannot be written, then again
+# once space has returned and the wait before the next try has passed.
+RETRYING_CHILD = """
+import resource, sys, time
+from hub import Actor, Hub
+from hub.schema import INDEXES
+from storage import tinydb_store
+from storage.tinydb_store import TinyDBStore
+
+tinydb_store.COMPACT_RETRY_SECONDS = 0.5
+store = TinyDBStore(sys.argv[1], INDEXES, compact_after_bytes=1)
+hub = Hub(store)
+grace = hub.account_by_email(sys.argv[2]).account_id
+actor = Actor(hub.account_by_email("coordinator@demo.school").account_id, "test")
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), hard))
+hub.suspend(actor, grace)
+hub.restore(actor, grace)
+hub.suspend(actor, grace)
+print("three changes", flush=True)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+time.sleep(0.6)
+hub.restore(actor, grace)
+print(f"journal {(store.data_dir / 'hub.journal').stat().st_size}", flush=True)
+store.close()
+"""
+
+
+def test_a_snapshot_that_failed_is_not_tried_again_at_every_change(demo_dir: Path) -> None:
+    """On a full disk each try at a snapshot writes up to the whole store
+    again, while every change waits: after a failure the next try waits a
+    while (shortened here), and once space has returned it succeeds."""
+    import subprocess
+
+    from .conftest import PYTHON, child_env
+
+    room = (demo_dir / "hub.json").stat().st_size // 2
+    done = subprocess.run(
+        [PYTHON, "-c", RETRYING_CHILD, str(demo_dir), GRACE, str(room)],
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "three changes\njournal 0\n", done.stdout + done.stderr
+    assert done.stderr.count("The snapshot was not saved: the disk is full.") == 1
+    store = open_store(demo_dir)
+    try:
+        assert accounts_by_email(store)[GRACE]["status"] == "active"
+        assert audit_counts(store, "suspend")[GRACE] == 2
+    finally:
+        store.close()
