@@ -768,8 +768,8 @@ def _free_port() -> int:
 
 def _peak_rss_mb(pid: int) -> float:
     """The bot's peak resident memory, with its child processes' (the
-    Telegram front end's own process): the sum of the peaks, an upper bound
-    of the peak of the sum."""
+    Telegram and Slack front ends' own processes): the sum of the peaks, an
+    upper bound of the peak of the sum."""
     try:
         status = Path(f"/proc/{pid}/status").read_text()
         children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()

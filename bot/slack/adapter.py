@@ -202,7 +202,6 @@ class SlackAdapter:
             respond(text=ANSWERED_IN_DM, response_type="ephemeral")
 
     def on_message(self, event: dict[str, Any], context: dict[str, Any]) -> None:
-        started = _received(context)
         if event.get("channel_type") != "im" or event.get("bot_id"):
             return
         subtype = event.get("subtype")
@@ -220,8 +219,7 @@ class SlackAdapter:
                 self._converse(who, upload)
             return
         said = Text(inbound.typed_text(event.get("text")))
-        once = context.get(DELIVERY)
-        self._turn(user, started, once, lambda email: self.core.converse(user, email, said, once))
+        self._turn(user, context, lambda email, once: self.core.converse(user, email, said, once))
 
     def on_mention(self, event: dict[str, Any]) -> None:
         user, channel = event.get("user"), event.get("channel", "")
@@ -251,19 +249,16 @@ class SlackAdapter:
             self.publish_home(event["user"])
 
     def on_button(self, body: dict[str, Any], context: dict[str, Any]) -> None:
-        started = _received(context)
         user = body["user"]["id"]
         pressed = inbound.button_press(body)
         if pressed is None:
             return
         token, label = pressed
         ticks = inbound.tick_changes(body)
-        once = context.get(DELIVERY)
         self._turn(
             user,
-            started,
-            once,
-            lambda email: self.core.press(user, email, token, label, ticks, once),
+            context,
+            lambda email, once: self.core.press(user, email, token, label, ticks, once),
             pressed=(body, label),
         )
 
@@ -363,24 +358,25 @@ class SlackAdapter:
     def _turn(
         self,
         user: str,
-        started: float,
-        once: str | None,
-        ask: Callable[[str | None], Turn | None],
+        context: dict[str, Any],
+        ask: Callable[[str | None, str | None], Turn | None],
         pressed: tuple[dict[str, Any], str] | None = None,
     ) -> None:
         """A message or a press: its claim, who the user is and the engine's
         answer in one question to the core (the commonest requests), then
-        the replies or the refusal; nothing for a repeated delivery."""
+        the replies or the refusal; nothing for a repeated delivery.
+        ``ask(email, delivery)`` is that question."""
+        started = _received(context)
         try:
             email = self.identity.email(user)
         except IdentityUnavailable as exc:
-            if once is not None and not self.core.claim(once):
+            if not self._first(context):
                 return
             log.warning("users.info for %s failed: %s", user, exc)
             self.say(user, NOT_CHECKED)
             return
         with self._lock_for(user):
-            turn = ask(email)
+            turn = ask(email, context.get(DELIVERY))
             if turn is None:
                 return
             if turn.who.account is None:

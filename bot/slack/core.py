@@ -16,6 +16,7 @@ at once; what they take and give can be pickled.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -151,12 +152,9 @@ class LocalSlackCore:
     def converse(
         self, user_id: str, email: str | None, said: Input, once: str | None = None
     ) -> Turn | None:
-        if once is not None and not self.claim(once):
-            return None
-        who = self.who(user_id, email)
-        if who.account is None:
-            return Turn(who, [])
-        return Turn(who, self.engine.handle(person_of(who), said))
+        return self._turn(
+            user_id, email, once, lambda who: Turn(who, self.engine.handle(person_of(who), said))
+        )
 
     def press(
         self,
@@ -167,13 +165,23 @@ class LocalSlackCore:
         tick_changes: list[tuple[str, str]],
         once: str | None = None,
     ) -> Turn | None:
+        def pressed(who: Who) -> Turn:
+            reusable = self.hub.store.get(LAUNCHERS, token) is not None
+            return Turn(who, self._press(person_of(who), token, label, tick_changes), reusable)
+
+        return self._turn(user_id, email, once, pressed)
+
+    def _turn(
+        self, user_id: str, email: str | None, once: str | None, answer: Callable[[Who], Turn]
+    ) -> Turn | None:
+        """What a message and a press share: the claim of ``once`` (None for
+        a repeat), who sent it, and ``answer`` only if they may use the bot."""
         if once is not None and not self.claim(once):
             return None
         who = self.who(user_id, email)
         if who.account is None:
             return Turn(who, [])
-        reusable = self.hub.store.get(LAUNCHERS, token) is not None
-        return Turn(who, self._press(person_of(who), token, label, tick_changes), reusable)
+        return answer(who)
 
     def _press(
         self, person: Person, token: str, label: str, tick_changes: list[tuple[str, str]]
