@@ -4,7 +4,7 @@ delete, snooze, and password reset or invitation resend (SPEC rules 1-10)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -13,7 +13,7 @@ from hub import email_templates, tokens
 from hub.core import HubCore, data_held_in, public_fields
 from hub.errors import Conflict, DataHeld, HubError, Invalid, NotAllowed
 from hub.model import Account, Actor, Role, Status
-from hub.permissions import Action
+from hub.permissions import Action, allowed
 from hub.schema import ACCOUNTS, CENTRES, LINKS
 from hub.sites import normalise_sites, site_name
 from hub.tokens import TokenKind
@@ -49,11 +49,17 @@ class CheckedRow:
 
     line: int
     draft: NewAccount
-    problems: tuple[str, ...]
+    # Each problem under the field it is about ("read", "name", "email",
+    # "sites", "admin"), for a form that shows it beside that field.
+    by_field: Mapping[str, str]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return tuple(self.by_field.values())
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.by_field
 
 
 class AccountChanges(HubCore):
@@ -89,33 +95,31 @@ class AccountChanges(HubCore):
         seen: dict[str, int] = {}
         checked: list[CheckedRow] = []
         for line, row in enumerate(rows, start=1):
-            problems: list[str] = [row.read_problem] if row.read_problem else []
+            problems: dict[str, str] = {"read": row.read_problem} if row.read_problem else {}
             name, email, sites = row.name, row.email, row.sites
             try:
                 name = check_name(row.name)
             except Invalid as exc:
-                problems.append(exc.message)
+                problems["name"] = exc.message
             try:
                 email = check_email(row.email)
                 key = email_key(email)
                 if key in seen:
-                    problems.append(
+                    problems["email"] = (
                         f"{email} appears twice in this list (first on row {seen[key]})."
                     )
                 else:
                     seen[key] = line
                     self._check_unused(tx, email)
             except HubError as exc:
-                problems.append(exc.message)
+                problems["email"] = exc.message
             try:
                 sites = tuple(normalise_sites(row.sites))
             except Invalid as exc:
-                problems.append(exc.message)
-            if row.admin and acting is not None and acting.role is not Role.COORDINATOR:
-                problems.append("Only the coordinator can give admin rights.")
-            checked.append(
-                CheckedRow(line, NewAccount(name, email, row.admin, sites), tuple(problems))
-            )
+                problems["sites"] = exc.message
+            if row.admin and acting is not None and not allowed(acting, Action.GRANT_ADMIN):
+                problems["admin"] = "Only the coordinator can give admin rights."
+            checked.append(CheckedRow(line, NewAccount(name, email, row.admin, sites), problems))
         return checked
 
     # ------------------------------------------------------------------ add

@@ -28,8 +28,7 @@ from bot.slack.identity import NOT_A_HUB_USER, SUSPENDED, Who
 from handlers.engine import LAUNCHERS, STALE_BUTTON, Engine
 from handlers.replies import Input, Person, Press, Reply, b, line
 from hub import Account, Action, Actor, Hub, HubError, NewAccount, Role
-from hub.sites import normalise_sites, site_name
-from hub.validation import check_name
+from hub.sites import site_name
 from storage import StoreError
 
 log = logging.getLogger(__name__)
@@ -206,31 +205,20 @@ class LocalSlackCore:
         return self.hub.may(actor, action)
 
     def add_from_form(self, actor: Actor, entry: FormEntry) -> dict[str, str] | Reply:
-        errors: dict[str, str] = {}
-        name = entry.name
+        """The hub's own checks of a new account, each problem under its
+        field (the form's blocks have the same names), then the addition,
+        which checks again."""
+        draft = NewAccount(entry.name, entry.email, entry.admin, entry.sites)
         try:
-            name = check_name(entry.name)
-        except HubError as exc:
-            errors["name"] = exc.message
-        try:
-            email = self.hub.check_new_email(actor, entry.email)
-        except HubError as exc:
-            errors["email"] = exc.message
+            (checked,) = self.hub.check_rows(actor, [draft])
+        except HubError as exc:  # not allowed to add at all
+            return {"name": exc.message}
         except StoreError as exc:
-            errors["email"] = f"{exc} Please try again in a moment."
-        account = self.hub.account(actor.account_id)
-        if entry.admin and (account is None or account.role is not Role.COORDINATOR):
-            errors["admin"] = "Only the coordinator can give admin rights."
+            return {"name": f"{exc} Please try again in a moment."}
+        if not checked.ok:
+            return dict(checked.by_field)
         try:
-            chosen = normalise_sites(list(entry.sites))
-        except HubError as exc:
-            errors["sites"] = exc.message
-        if errors:
-            return errors
-        try:
-            outcome = self.hub.add_accounts(
-                actor, [NewAccount(name, email, entry.admin, tuple(chosen))]
-            )
+            outcome = self.hub.add_accounts(actor, [checked.draft])
         except HubError as exc:
             return {"email": exc.message}
         except StoreError as exc:
