@@ -32,6 +32,7 @@ from storage import Store, StoreError
 log = logging.getLogger(__name__)
 PURGE_EVERY = timedelta(minutes=10)
 PURGE_BATCH = 1000  # claims forgotten per transaction
+IGNORED = "delivery %s was handled before; ignored"  # logged (INFO) for each repeat
 
 
 class OnceLedger:
@@ -67,7 +68,7 @@ class OnceLedger:
             log.error("could not record delivery %s in %s: %s", key, self.table, exc)
             return True
         if not fresh:
-            log.info("delivery %s was handled before; ignored", key)
+            log.info(IGNORED, key)
         return fresh
 
     def seen(self, key: str) -> bool:

@@ -65,7 +65,8 @@ Handler = Callable[[Delivery], Awaitable[Answer]]
 
 
 def dispatch(bolt: App, delivery: Delivery) -> Answer:
-    """Bolt's answer to one delivery (signature check, claim, listener)."""
+    """Bolt's answer to one delivery (signature check, listener); the work
+    it hands on claims the delivery later."""
     answer = bolt.dispatch(
         BoltRequest(
             body=delivery.body,

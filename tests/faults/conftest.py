@@ -11,7 +11,6 @@ on disk.
 
 from __future__ import annotations
 
-import os
 import queue
 import subprocess
 import sys
@@ -29,10 +28,10 @@ from hub.demo import DEMO_COORDINATOR, ensure_demo
 from hub.schema import ACCOUNTS, AUDIT, INDEXES, migrate
 from storage.tinydb_store import TinyDBStore
 
+from ..children import scrubbed_env
+
 PYTHON = sys.executable
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-# Variables that would make the child talk to a real platform or server.
-_SCRUB = ("TELEGRAM_", "SLACK_", "SMTP_", "HUB_")
 
 
 def open_store(data_dir: Path) -> TinyDBStore:
@@ -65,9 +64,8 @@ def audit_counts(store: Any, action: str) -> dict[str, int]:
 
 
 def child_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_SCRUB)}
+    env = scrubbed_env(HUB_PUBLIC_URL="https://hub.example.org", **extra)
     env.pop("PYTHONUNBUFFERED", None)  # the console flushes once per input, as in use
-    env.update(HUB_PUBLIC_URL="https://hub.example.org", **extra)
     return env
 
 

@@ -18,10 +18,11 @@ message; when space returns the same change succeeds, once.
 from __future__ import annotations
 
 import resource
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from .conftest import ConsoleBot, accounts_by_email, audit_counts, open_store
+from .conftest import PYTHON, ConsoleBot, accounts_by_email, audit_counts, child_env, open_store
 
 GRACE = "grace.mensah@demo.school"
 NOT_SAVED = "The change was not saved: the disk is full. Nothing was changed"
@@ -103,48 +104,61 @@ def test_disk_full_is_told_the_bot_runs_on_and_the_change_succeeds_later(
         store.close()
 
 
-# A child that makes one change after the disk filled up past the journal's
-# needs but not the snapshot's: the journal line fits, the compaction that
-# follows it does not. Prints what the change returned.
-COMPACTING_CHILD = """
+# The start of a child process that changes the store directly (argv: the
+# data directory, Grace's email, the bytes its files may grow to): the journal
+# line of a change fits in that room, a snapshot of the store does not, so
+# every change is followed by a compaction that fails. ``disk_full(False)``
+# lifts the limit: space has returned.
+STORE_CHILD = """
 import resource, sys
 from hub import Actor, Hub
 from hub.schema import INDEXES
-from storage import StoreError
+from storage import StoreError, tinydb_store
 from storage.tinydb_store import TinyDBStore
 
 store = TinyDBStore(sys.argv[1], INDEXES, compact_after_bytes=1)
 hub = Hub(store)
-grace = hub.account_by_email(sys.argv[2])
-coordinator = hub.account_by_email("coordinator@demo.school")
-_, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), hard))
-try:
-    hub.suspend(Actor(coordinator.account_id, "test"), grace.account_id)
-    print("suspended", flush=True)
-except StoreError as exc:
-    print(f"refused: {exc}", flush=True)
-store.close()
+grace = hub.account_by_email(sys.argv[2]).account_id
+actor = Actor(hub.account_by_email("coordinator@demo.school").account_id, "test")
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+
+def disk_full(full):
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]) if full else soft, hard))
+
+disk_full(True)
 """
 
 
-def test_a_snapshot_that_cannot_be_written_never_undoes_a_saved_change(demo_dir: Path) -> None:
-    """Compaction (a new snapshot, then an empty journal) runs after a change
-    is in the journal. When the disk is too full for the snapshot, the change
-    stands and is reported as made: it is on disk, and a restart has it."""
-    import subprocess
-
-    from .conftest import PYTHON, child_env
-
-    room = (demo_dir / "hub.json").stat().st_size // 2  # a journal line fits, a snapshot not
+def run_store_child(body: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """:data:`STORE_CHILD` then ``body``, with room for about half the
+    snapshot; it must end normally."""
+    room = (data_dir / "hub.json").stat().st_size // 2
     done = subprocess.run(
-        [PYTHON, "-c", COMPACTING_CHILD, str(demo_dir), GRACE, str(room)],
+        [PYTHON, "-c", STORE_CHILD + body, str(data_dir), GRACE, str(room)],
         capture_output=True,
         text=True,
         env=child_env(),
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_snapshot_that_cannot_be_written_never_undoes_a_saved_change(demo_dir: Path) -> None:
+    """Compaction (a new snapshot, then an empty journal) runs after a change
+    is in the journal. When the disk is too full for the snapshot, the change
+    stands and is reported as made: it is on disk, and a restart has it."""
+    done = run_store_child(
+        """
+try:
+    hub.suspend(actor, grace)
+    print("suspended", flush=True)
+except StoreError as exc:
+    print(f"refused: {exc}", flush=True)
+store.close()
+""",
+        demo_dir,
+    )
     assert done.stdout == "suspended\n", done.stdout + done.stderr
     assert "The snapshot was not saved: the disk is full." in done.stderr
     store = open_store(demo_dir)
@@ -155,51 +169,29 @@ def test_a_snapshot_that_cannot_be_written_never_undoes_a_saved_change(demo_dir:
         store.close()
 
 
-# A child that makes changes while a snapshot cannot be written, then again
-# once space has returned and the wait before the next try has passed.
-RETRYING_CHILD = """
-import resource, sys, time
-from hub import Actor, Hub
-from hub.schema import INDEXES
-from storage import tinydb_store
-from storage.tinydb_store import TinyDBStore
-
-tinydb_store.COMPACT_RETRY_SECONDS = 0.5
-store = TinyDBStore(sys.argv[1], INDEXES, compact_after_bytes=1)
-hub = Hub(store)
-grace = hub.account_by_email(sys.argv[2]).account_id
-actor = Actor(hub.account_by_email("coordinator@demo.school").account_id, "test")
-soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
-resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[3]), hard))
-hub.suspend(actor, grace)
-hub.restore(actor, grace)
-hub.suspend(actor, grace)
-print("three changes", flush=True)
-resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-time.sleep(0.6)
-hub.restore(actor, grace)
-print(f"journal {(store.data_dir / 'hub.journal').stat().st_size}", flush=True)
-store.close()
-"""
-
-
 def test_a_snapshot_that_failed_is_not_tried_again_at_every_change(demo_dir: Path) -> None:
     """On a full disk each try at a snapshot writes up to the whole store
-    again, while every change waits: after a failure the next try waits a
-    while (shortened here), and once space has returned it succeeds."""
-    import subprocess
-
-    from .conftest import PYTHON, child_env
-
-    room = (demo_dir / "hub.json").stat().st_size // 2
-    done = subprocess.run(
-        [PYTHON, "-c", RETRYING_CHILD, str(demo_dir), GRACE, str(room)],
-        capture_output=True,
-        text=True,
-        env=child_env(),
-        timeout=60,
+    again, while every change waits: after a failure the next try waits
+    (the store's clock is moved by hand here), and once space has returned
+    it succeeds."""
+    done = run_store_child(
+        """
+import types
+now = [0.0]
+tinydb_store.time = types.SimpleNamespace(monotonic=lambda: now[0])
+hub.suspend(actor, grace)  # the snapshot fails: tried once
+hub.restore(actor, grace)
+now[0] += tinydb_store.COMPACT_RETRY_SECONDS - 1
+hub.suspend(actor, grace)  # still within the wait: not tried
+print("three changes", flush=True)
+disk_full(False)
+now[0] += 2
+hub.restore(actor, grace)  # tried again, and written
+print(f"journal {(store.data_dir / 'hub.journal').stat().st_size}", flush=True)
+store.close()
+""",
+        demo_dir,
     )
-    assert done.returncode == 0, done.stderr
     assert done.stdout == "three changes\njournal 0\n", done.stdout + done.stderr
     assert done.stderr.count("The snapshot was not saved: the disk is full.") == 1
     store = open_store(demo_dir)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from hub import Hub, Invalid, LinkInvalid, NewAccount
+from hub import Hub, Invalid, LinkInvalid, NewAccount, reminders
 from hub.passwords import LINK_INVALID, verify_password
 from hub.schema import ACCOUNTS, AUDIT, LINK_CODES, TOKENS
 from hub.tokens import digest
@@ -194,7 +194,7 @@ def test_every_policy_problem_is_given_at_once(centre, link_token) -> None:  # t
 
 
 def test_housekeeping_forgets_dead_tokens_and_link_codes_and_keeps_live_ones(  # type: ignore[no-untyped-def]
-    centre, clock
+    centre, clock, monkeypatch
 ) -> None:
     hub = centre.hub
     invite(centre)
@@ -207,6 +207,30 @@ def test_housekeeping_forgets_dead_tokens_and_link_codes_and_keeps_live_ones(  #
     assert hub.store.get(LINK_CODES, "telegram:200") is not None  # asked for just now
     assert hub.store.count(TOKENS) == invitations  # still good
     clock.advance(days=60)
+    monkeypatch.setattr(reminders, "PURGE_BATCH", 1)  # one per transaction: every batch runs
     assert hub.purge_expired() == invitations + 1  # expired, and the other code
     assert hub.store.count(TOKENS) == 0 and hub.store.count(LINK_CODES) == 0
     assert hub.purge_expired() == 0
+
+
+def test_housekeeping_keeps_a_link_code_asked_for_again_while_it_looked(  # type: ignore[no-untyped-def]
+    centre, clock, monkeypatch
+) -> None:
+    """The tables are read without the store's lock: a code found stale
+    there and asked for again before the deletion is checked again, and
+    stays."""
+    hub = centre.hub
+    invite(centre)
+    hub.request_link_code("telegram", "100", "nia@riverside.school")
+    clock.advance(hours=2)
+    scan = hub.store.scan
+
+    def scan_then_ask_again(table: str):  # type: ignore[no-untyped-def]
+        found = list(scan(table))
+        if table == LINK_CODES:  # meanwhile, in another chat's turn
+            hub.request_link_code("telegram", "100", "nia@riverside.school")
+        return found
+
+    monkeypatch.setattr(hub.store, "scan", scan_then_ask_again)
+    assert hub.purge_expired() == 0
+    assert hub.store.get(LINK_CODES, "telegram:100") is not None

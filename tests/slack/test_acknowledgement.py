@@ -304,8 +304,8 @@ def test_slack_is_answered_while_the_store_is_held_and_the_work_follows_once(
             headers = {"x-slack-retry-num": retry} if retry else None
             answer, took = timed(cora.say, "help", event_id="Ev0HELD", headers=headers)
             assert answer.status_code == 200 and took < QUICK
-        time.sleep(0.2)
-        assert bot.api.texts(cora.dm) == []  # the work waits for the store
+        assert not bot.frontend.wait_idle(0.3)  # the work is in flight, waiting
+        assert bot.api.texts(cora.dm) == []  # for the store
         assert bot.app.store.get(PROCESSED, "event:Ev0HELD") is None
     finally:
         release.set()

@@ -3,7 +3,6 @@ Bot API, stopped with SIGTERM; a refused token is one clear line."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -12,21 +11,20 @@ from pathlib import Path
 
 from bot.cli import main
 
+from ..children import scrubbed_env
 from .conftest import TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _env(api_url: str, data_dir: Path, token: str = TOKEN) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "HUB_", "SLACK_"))}
-    env.update(
+    return scrubbed_env(
         TELEGRAM_BOT_TOKEN=token,
         TELEGRAM_API_BASE_URL=api_url,
         HUB_DATA_DIR=str(data_dir),
         HUB_HTTP_PORT="0",
         PYTHONPATH=str(REPO),
     )
-    return env
 
 
 def test_hubbot_telegram_answers_and_stops_on_sigterm(api, tmp_path) -> None:  # type: ignore[no-untyped-def]

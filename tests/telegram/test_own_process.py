@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +31,7 @@ from handlers.engine import Engine
 from handlers.replies import Reply, line
 from hub.schema import AUDIT
 
-from ..children import alive, children, runs_module, wait_until
+from ..children import BotProcess, wait_until
 from .conftest import BOT_ID, Call, FakeBotAPI, Stored, emailed_code
 from .test_cli import _env
 
@@ -265,41 +263,11 @@ def test_a_button_press_delivered_twice_through_the_child_is_applied_once(
 
 
 def test_the_child_leaves_when_the_bot_process_is_killed(api: FakeBotAPI, tmp_path: Path) -> None:
-    log = (tmp_path / "stderr.log").open("w+")
-    parent = subprocess.Popen(
-        [sys.executable, "-m", "bot", "telegram"],
-        cwd=tmp_path,
-        env=_env(api.url, tmp_path / "data"),
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    child = 0
-    try:
+    env = _env(api.url, tmp_path / "data")
+    with BotProcess(["telegram"], cwd=tmp_path, env=env, log=tmp_path / "stderr.log") as bot:
         api.wait_for(lambda: api.called("getUpdates"), timeout=20)
-        workers = wait_until(
-            lambda: [p for p in children(parent.pid) if runs_module(p, "bot.telegram.worker")],
-            5,
-            "the worker",
-        )
-        assert len(workers) == 1
-        child = workers[0]
+        bot.worker("bot.telegram.worker")
         api.push(command(4405, "/start"))
         api.wait_for(lambda: sent_to(api, 4405), timeout=20)
-
-        parent.kill()
-        parent.wait(5)
-        wait_until(lambda: not alive(child), 5, "the orphaned child to leave")
-        mark = api.mark()
-        api.push(command(4405, "/start"))
-        time.sleep(1.0)
-        assert api.calls_since(mark) == []  # nobody polls Telegram any more
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()
-        if child and alive(child):
-            os.kill(child, signal.SIGKILL)
-        log.seek(0)
-        err = log.read()
-        log.close()
-    assert "the bot's process has gone; the Telegram process leaves too" in err
+        bot.kill()
+    assert "the bot's process has gone; the Telegram process leaves too" in bot.stderr

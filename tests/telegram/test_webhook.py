@@ -14,6 +14,7 @@ from bot.app import App
 from bot.telegram.updates import TABLE
 from bot.web import WebServer, build_web_app
 
+from ..children import hear_repeats, wait_for_repeat
 from .conftest import BOT_ID, make_app
 
 WEBHOOK_URL = "https://bot.example.org/telegram/webhook"
@@ -101,7 +102,7 @@ def test_telegram_refusing_the_webhook_address_is_one_clear_error(api, tmp_path,
         app.close()
 
 
-def test_webhook_through_the_telegram_process_of_its_own(api, webhook_app) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_through_the_telegram_process_of_its_own(api, webhook_app, caplog) -> None:  # type: ignore[no-untyped-def]
     """The same endpoint, mounted by the bot's process, with the front end in
     its own process: the secret is made here and given to the child, which
     registers it; accepted updates are handed over the link."""
@@ -109,6 +110,7 @@ def test_webhook_through_the_telegram_process_of_its_own(api, webhook_app) -> No
     from handlers.conversations import all_conversations
     from handlers.engine import Engine
 
+    hear_repeats(caplog)
     frontend = TelegramProcess(webhook_app, Engine(webhook_app.hub, all_conversations()))
     frontend.start()
     server = None
@@ -131,8 +133,7 @@ def test_webhook_through_the_telegram_process_of_its_own(api, webhook_app) -> No
             assert webhook_app.store.get(TABLE, f"{BOT_ID}:7101") is not None
 
             assert client.post(url, content=body, headers=good).status_code == 200  # again
-            api.wait_for(lambda: webhook_app.store.get(TABLE, f"{BOT_ID}:7101"), timeout=5)
-            time.sleep(0.5)
+            wait_for_repeat(caplog, f"{BOT_ID}:7101")
             assert len(api.called("sendMessage")) == 1  # done once
 
             frontend.stop()  # the child has gone: Telegram is told to come back later
