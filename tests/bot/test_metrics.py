@@ -51,7 +51,9 @@ def test_full_collections_are_counted() -> None:
     after = metrics.summary()["gc"]
     assert after["full_collections"] == before["full_collections"] + 1  # type: ignore[index]
     assert after["total_ms"] > before["total_ms"]  # type: ignore[index]
-    assert after["longest_ms"] >= after["total_ms"] - before["total_ms"]  # type: ignore[index,operator]
+    # Both figures are rounded to microseconds: allow for that.
+    grown = after["total_ms"] - before["total_ms"]  # type: ignore[index,operator]
+    assert after["longest_ms"] >= grown - 0.002  # type: ignore[index,operator]
 
 
 def test_a_full_collection_freezes_what_survived_it() -> None:

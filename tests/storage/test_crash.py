@@ -94,6 +94,8 @@ def crash_loop(data_dir: Path, seed: int, kills: int, results: list[object]) -> 
         reported = 0
         for _ in range(kills):
             for line in run_and_kill(data_dir, rng):
+                if not line.strip():
+                    continue
                 word, *rest = line.split()
                 if word == "add":
                     added[rest[0]] = rest[1]
