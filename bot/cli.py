@@ -244,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("export", cmd_data_export, "write the centre's Progression Test data as CSV", data_sub)
     p.add_argument("centre_id")
 
+    from bot import commands_store
+
+    commands_store.register(sub, add)
+
     add("demo", cmd_demo, f"create the sample centre {DEMO_CENTRE} to try things on")
     p = add("outbox", cmd_outbox, "list emails and their delivery state")
     p.add_argument("--send", action="store_true", help="try delivering what is due first")

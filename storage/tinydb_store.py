@@ -7,6 +7,13 @@ Layout of a data directory::
     hub.journal    transactions since the snapshot (see storage.journal)
     hub.lock       held with flock while a process has the store open
 
+Only a directory holding none of these starts a new store, and it gets its
+snapshot before anything else. A directory with a journal, a backup or a lock
+but no snapshot, a snapshot without the store's own metadata, or a journal
+that does not follow its snapshot is damaged: the store refuses to open it
+and says how to restore, so that a lost ``hub.json`` never becomes an empty
+hub (and then an empty backup).
+
 Why this shape: TinyDB's JSONStorage rewrites the whole file in place on every
 write, which is slow at scale and can leave half-old, half-new JSON after a
 crash; its CachingMiddleware may lose up to a thousand confirmed writes. Here
@@ -24,6 +31,7 @@ import gc
 import json
 import logging
 import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -44,12 +52,17 @@ from storage.base import (
     StoreWriteError,
     Transaction,
 )
-from storage.journal import Journal, _explain, write_atomically
+from storage.journal import Journal, _explain, _fsync_dir, write_atomically
 
 log = logging.getLogger(__name__)
 
 META_TABLE = "_meta"
 META_KEY = "store"
+SNAPSHOT = "hub.json"
+BACKUP = "hub.json.bak"
+JOURNAL = "hub.journal"
+LOCK = "hub.lock"
+STORE_FILES = (SNAPSHOT, BACKUP, JOURNAL, LOCK)
 # Compact when the journal passes this size: replay stays quick at start-up,
 # and the pause (one snapshot write) comes rarely.
 COMPACT_AFTER_BYTES = 64 * 1024 * 1024
@@ -102,6 +115,15 @@ def snapshot_pieces(data: dict[str, dict[str, Any]]) -> Iterator[bytes]:
             yield (("," if start else "") + body).encode("utf-8")
         yield b"}"
     yield b"}"
+
+
+def _new_store_id() -> str:
+    return secrets.token_hex(8)
+
+
+def _documents(data: dict[str, dict[str, Any]]) -> int:
+    """The documents a snapshot holds, the store's own metadata apart."""
+    return sum(len(rows) for table, rows in data.items() if table != META_TABLE)
 
 
 def clone(value: Any) -> Any:
@@ -198,14 +220,21 @@ class TinyDBStore(Store):
         indexes: Iterable[Index] = (),
         *,
         compact_after_bytes: int = COMPACT_AFTER_BYTES,
+        replace_smaller_backup: bool = False,
     ) -> None:
+        """``replace_smaller_backup``: let a compaction replace ``hub.json.bak``
+        with a snapshot holding fewer documents than it (the operator said so);
+        otherwise such a backup is kept, as the last copy of a larger hub."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.data_dir / "hub.json"
+        self.path = self.data_dir / SNAPSHOT
+        self.backup = self.data_dir / BACKUP
         self._compact_after = compact_after_bytes
         self._compact_again_at = 0.0  # time.monotonic() of the next try after a failure
+        self._replace_smaller_backup = replace_smaller_backup
         self._lock = threading.RLock()
         self._closed = False
+        self._create_if_new()
         self._lock_file = self._take_process_lock()
         self._indexes: dict[tuple[str, str], dict[Any, set[str]]] = {}
         self._unique = {(i.table, i.field) for i in indexes if i.unique}
@@ -217,17 +246,19 @@ class TinyDBStore(Store):
                 self._db = TinyDB(data, storage=MemorySnapshotStorage)
                 self._db.table_class = _StrKeyTable
                 self._data = data
-                self._seq = int(self._meta_doc().get("journal_seq", 0))
-                self._journal = Journal(self.data_dir / "hub.journal")
-                replayed = 0
-                for record in self._journal.replay():
-                    if record["seq"] <= self._seq:
-                        continue
-                    self._apply(record["ops"])
-                    self._seq = record["seq"]
-                    replayed += 1
+                meta = self._meta_doc()
+                self._seq = int(meta["journal_seq"])
+                # Documents in the snapshot on disk and in the backup: a
+                # compaction never swaps a backup for a smaller store unasked.
+                self._snapshot_docs = _documents(data)
+                self._backup_docs = int(meta.get("backup_documents", 0))
+                # A store from before store ids gets one; snapshots keep it.
+                self._store_id = str(meta.get("store_id") or _new_store_id())
+                meta["store_id"] = self._store_id
+                self._journal = Journal(self.data_dir / JOURNAL)
+                replayed = self._replay(checked_against=meta.get("store_id") and self._store_id)
                 self._rebuild_indexes()
-            if replayed or not self.path.exists():
+            if replayed:
                 self.compact()
         except BaseException:
             self._release_process_lock()
@@ -235,7 +266,7 @@ class TinyDBStore(Store):
 
     # ----------------------------------------------------------- process lock
     def _take_process_lock(self) -> Any:
-        lock_path = self.data_dir / "hub.lock"
+        lock_path = self.data_dir / LOCK
         f = open(lock_path, "a+")  # noqa: SIM115 - held open for the store's life
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -260,9 +291,50 @@ class TinyDBStore(Store):
             self._lock_file.close()
 
     # --------------------------------------------------------------- snapshot
+    def _create_if_new(self) -> None:
+        """Give a directory holding none of the store's files its first
+        snapshot, before anything else is written there: a crash at any
+        moment of this leaves either no store at all or a whole one, never
+        a lock or a journal without a snapshot (which means damage)."""
+        present = [name for name in STORE_FILES if (self.data_dir / name).exists()]
+        if present and SNAPSHOT not in present:
+            raise self._no_snapshot(present)  # before even the lock file is made
+        if present:
+            return
+        first = {META_TABLE: {META_KEY: {"journal_seq": 0, "store_id": _new_store_id()}}}
+        tmp = self.data_dir / f"{SNAPSHOT}.new-{os.getpid()}.tmp"
+        try:
+            write_atomically(tmp, snapshot_pieces(first))
+            try:
+                os.link(tmp, self.path)  # never replaces a snapshot made meanwhile
+            except FileExistsError:
+                pass
+            _fsync_dir(self.data_dir)
+        except OSError as exc:
+            raise StoreWriteError(f"The new store was not created: {_explain(exc)}.") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _damaged(self, what: str) -> StoreDamaged:
+        if self.backup.exists():
+            how = (
+                f" To go back to the last good copy, stop every hubbot using it, move "
+                f"{self.data_dir / JOURNAL} aside and copy {self.backup} to {self.path}; "
+                "changes made after that copy are lost."
+            )
+        else:
+            how = " Restore the data directory from a backup."
+        return StoreDamaged(f"{what}; the store was not opened and nothing was changed.{how}")
+
+    def _no_snapshot(self, present: list[str]) -> StoreDamaged:
+        return self._damaged(
+            f"The store in {self.data_dir} is damaged: its snapshot {SNAPSHOT} is missing "
+            f"although {', '.join(present)} {'is' if len(present) == 1 else 'are'} there"
+        )
+
     def _read_snapshot(self) -> dict[str, dict[str, Any]]:
         if not self.path.exists():
-            return {META_TABLE: {META_KEY: {"journal_seq": 0}}}
+            raise self._no_snapshot([n for n in STORE_FILES if (self.data_dir / n).exists()])
         try:
             with open(self.path, "rb") as f:
                 text = f.read().decode("utf-8")
@@ -272,32 +344,81 @@ class TinyDBStore(Store):
             if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
                 raise ValueError("not a TinyDB document")
         except (ValueError, UnicodeDecodeError) as exc:
-            backup = self.path.with_name("hub.json.bak")
-            hint = f" The previous snapshot is {backup}." if backup.exists() else ""
-            raise StoreDamaged(
-                f"The store {self.path} is damaged ({exc.__class__.__name__}) and was not "
-                f"opened; nothing was changed.{hint}"
+            raise self._damaged(
+                f"The store {self.path} is damaged ({exc.__class__.__name__})"
             ) from None
-        data.setdefault(META_TABLE, {}).setdefault(META_KEY, {"journal_seq": 0})
+        meta = data.get(META_TABLE, {}).get(META_KEY)
+        if not isinstance(meta, dict) or not isinstance(meta.get("journal_seq"), int):
+            raise self._damaged(
+                f"The store {self.path} is damaged: it has none of the store's own "
+                "metadata, so it is not a whole snapshot of a hub"
+            )
         return data
+
+    def _replay(self, *, checked_against: str | None) -> int:
+        """Apply the journal's transactions that follow the snapshot. The
+        journal must continue this very snapshot: its records belong to this
+        store (``checked_against``, when the snapshot names its store) and
+        carry on from the snapshot's number without a gap; records the
+        snapshot already holds (a crash in the middle of a compaction) are
+        skipped."""
+        replayed = 0
+        for record in self._journal.replay():
+            seq = record.get("seq")
+            of = record.get("of")
+            if checked_against and of is not None and of != checked_against:
+                raise self._damaged(
+                    f"The journal {self._journal.path} belongs to another store than {self.path}"
+                )
+            if not isinstance(seq, int) or seq > self._seq + 1:
+                raise self._damaged(
+                    f"The journal {self._journal.path} does not follow the snapshot "
+                    f"{self.path} (it continues from change {seq}, the snapshot holds "
+                    f"{self._seq}): they are from different moments"
+                )
+            if seq <= self._seq:
+                continue
+            self._apply(record["ops"])
+            self._seq = seq
+            replayed += 1
+        return replayed
 
     def _meta_doc(self) -> dict[str, Any]:
         return self._data[META_TABLE][META_KEY]
 
     def compact(self) -> None:
-        """Write everything to a new snapshot atomically and empty the journal."""
+        """Write everything to a new snapshot atomically and empty the journal.
+
+        The snapshot being replaced becomes ``hub.json.bak``, unless it holds
+        fewer documents than the backup there (and the store was not told
+        otherwise): then the backup is kept, as the copy of a larger hub."""
         with self._lock:
-            self._meta_doc()["journal_seq"] = self._seq
+            meta = self._meta_doc()
+            meta["journal_seq"] = self._seq
             if self.path.exists():
-                backup = self.path.with_name("hub.json.bak")
-                tmp = backup.with_name(backup.name + ".tmp")
-                try:
-                    tmp.unlink(missing_ok=True)
-                    os.link(self.path, tmp)
-                    os.replace(tmp, backup)
-                except OSError as exc:  # a full or read-only disk: one clear sentence
-                    raise StoreWriteError(f"The snapshot was not saved: {_explain(exc)}.") from exc
+                if self._snapshot_docs >= self._backup_docs or self._replace_smaller_backup:
+                    tmp = self.backup.with_name(self.backup.name + ".tmp")
+                    try:
+                        tmp.unlink(missing_ok=True)
+                        os.link(self.path, tmp)
+                        os.replace(tmp, self.backup)
+                    except OSError as exc:  # a full or read-only disk: one clear sentence
+                        raise StoreWriteError(
+                            f"The snapshot was not saved: {_explain(exc)}."
+                        ) from exc
+                    self._backup_docs = self._snapshot_docs
+                else:
+                    log.warning(
+                        "%s was kept: it holds %d documents and the store only %d. Open the "
+                        "store with replace_smaller_backup (hubbot store compact "
+                        "--replace-backup) to replace it.",
+                        self.backup,
+                        self._backup_docs,
+                        self._snapshot_docs,
+                    )
+            meta["backup_documents"] = self._backup_docs
             write_atomically(self.path, snapshot_pieces(self._data))
+            self._snapshot_docs = _documents(self._data)
             try:
                 self._journal.reset()
             except OSError as exc:  # the new snapshot holds it all; replay skips it
@@ -382,7 +503,7 @@ class TinyDBStore(Store):
             if table == META_TABLE and doc is not None:
                 doc = {**doc, "journal_seq": self._seq}
             ops.append(["p", table, key, doc] if doc is not None else ["d", table, key])
-        record = {"seq": self._seq + 1, "ops": ops}
+        record = {"seq": self._seq + 1, "of": self._store_id, "ops": ops}
         ticket = self._journal.write(record)  # raises StoreWriteError, nothing applied
         self._seq += 1
         self._apply(ops, index=True)

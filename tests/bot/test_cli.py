@@ -161,6 +161,51 @@ def test_a_damaged_store_is_one_clear_line_and_left_alone(tmp_path: Path, reopen
     assert (data / "hub.json").read_bytes() == b'{"accounts": {"a": '
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda snapshot: snapshot.unlink(), id="snapshot-removed"),
+        pytest.param(lambda snapshot: snapshot.write_bytes(b"{}"), id="snapshot-emptied"),
+    ],
+)
+def test_a_lost_snapshot_never_opens_an_empty_hub_nor_spoils_the_backup(  # type: ignore[no-untyped-def]
+    tmp_path: Path, damage
+) -> None:
+    data = tmp_path / "data"
+    for command in ("demo", "centre"):
+        args = ["add", "GB001", "--name", "Riverside", "--coordinator-name", "Cora Rivers"]
+        argv = [command] if command == "demo" else [command, *args, "--coordinator-email"]
+        argv += [] if command == "demo" else ["cora@riverside.school"]
+        done = subprocess_hubbot(tmp_path, *argv, "--data-dir", str(data))
+        assert done.returncode == 0, done.stderr
+    backup = (data / "hub.json.bak").read_bytes()
+    damage(data / "hub.json")
+    for argv in (("users", "export", "DEMO01"), ("demo",), ("remind", "--now"), ("outbox",)):
+        done = subprocess_hubbot(tmp_path, *argv, "--data-dir", str(data))
+        line = one_line_error(done.returncode, done.stderr)
+        assert "damaged" in line and "hub.json.bak" in line and "not opened" in line
+        assert "There is no centre" not in line and done.stdout == ""
+    assert (data / "hub.json.bak").read_bytes() == backup
+
+
+def test_store_compact_replaces_a_larger_backup_only_when_told(hubbot, data_dir, reopen) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from hub.schema import CENTRES
+
+    with reopen(data_dir) as store, store.transaction() as tx:
+        for i in range(5):
+            tx.put(CENTRES, f"GB{i}", {"name": f"School {i}", "coordinator_id": None})
+    with reopen(data_dir) as store, store.transaction() as tx:  # now the backup holds 5
+        for i in range(5):
+            tx.delete(CENTRES, f"GB{i}")
+    assert hubbot("store", "compact")[0] == 0  # the store of 0 would replace it: kept
+    assert len(json.loads((data_dir / "hub.json.bak").read_bytes())[CENTRES]) == 5
+    code, out, _ = hubbot("store", "compact", "--replace-backup")
+    assert code == 0 and "Compacted" in out
+    assert json.loads((data_dir / "hub.json.bak").read_bytes())[CENTRES] == {}
+
+
 # --------------------------------------------------------------- centres
 def test_centre_add_creates_the_centre_and_invites_its_coordinator(
     hubbot, data_dir, reopen
